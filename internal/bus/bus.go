@@ -32,6 +32,8 @@ const (
 	TopicChangelog = "clarion.processor.changelog"
 	// TopicIntegrations is the compacted registry of Okta integrations.
 	TopicIntegrations = "clarion.integrations"
+	// TopicPollerCursors is the System Log poller's compacted cursor per integration.
+	TopicPollerCursors = "clarion.poller.cursors"
 	// TopicDeadLetter receives records a sink could not decode, with the reason.
 	TopicDeadLetter = "clarion.deadletter"
 )
@@ -106,6 +108,7 @@ func Topics(partitions int32) []TopicSpec {
 		{Name: TopicActions, Partitions: partitions},
 		{Name: TopicChangelog, Partitions: partitions, Configs: compact},
 		{Name: TopicIntegrations, Partitions: 1, Configs: compact},
+		{Name: TopicPollerCursors, Partitions: 1, Configs: compact},
 		{Name: TopicDeadLetter, Partitions: 1},
 	}
 }
