@@ -37,6 +37,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		newRunCmd(),
+		newGatewayCmd(),
+		newIntegrationCmd(),
 		newVersionCmd(),
 	)
 	return root

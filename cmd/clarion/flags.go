@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/clarion-itdr/clarion/internal/app"
+)
+
+// bindEnv gives every flag of cmd a CLARION_* environment equivalent
+// (--kafka-brokers ⇔ CLARION_KAFKA_BROKERS); a flag given on the command
+// line wins over the environment.
+func bindEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		name := "CLARION_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// envUsage appends the environment variable to each flag's usage text.
+func envUsage(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		f.Usage += " [$CLARION_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + "]"
+	})
+}
+
+// runFlags are the flags of `clarion run` and every component command.
+type runFlags struct {
+	dataDir       string
+	httpAddr      string
+	publicURL     string
+	kafkaBrokers  []string
+	embeddedKafka string
+	partitions    int32
+	clickhouse    string
+	maxBody       int64
+	ackTimeout    time.Duration
+	allowInsecure bool
+	logLevel      string
+	logFormat     string
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
+	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory for generated secrets, the embedded Kafka and the Parquet lake")
+	fs.StringVar(&f.httpAddr, "http", ":8080", "listen address for hooks, console, API, /metrics, /healthz and /readyz")
+	fs.StringVar(&f.publicURL, "public-url", "", "base URL Okta reaches Clarion at (https in production); default http://127.0.0.1:<port>")
+	fs.StringSliceVar(&f.kafkaBrokers, "kafka-brokers", nil, "Kafka seed brokers host:port,...")
+	if embedded {
+		fs.StringVar(&f.embeddedKafka, "embedded-kafka", "127.0.0.1:9092", "listen address of the embedded Kafka started when --kafka-brokers is empty")
+	}
+	fs.Int32Var(&f.partitions, "partitions", 0, "partitions of data topics created when missing (default 6 embedded, 12 on a cluster)")
+	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:9000; empty: no ClickHouse sink")
+	fs.Int64Var(&f.maxBody, "max-body", 10<<20, "largest event hook delivery accepted, in bytes")
+	fs.DurationVar(&f.ackTimeout, "ack-timeout", 2500*time.Millisecond, "wait for Kafka acks before answering a hook 503")
+	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+}
+
+func (f *runFlags) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: redact}
+	switch f.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json")
+}
+
+// redact is a last line of defence: attributes whose names say they hold
+// secrets are never written, whatever a caller passes.
+func redact(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	for _, s := range []string{"secret", "token", "password", "authorization", "private", "assertion"} {
+		if strings.Contains(k, s) {
+			return slog.String(a.Key, "[redacted]")
+		}
+	}
+	return a
+}
+
+func (f *runFlags) config(log *slog.Logger) app.Config {
+	return app.Config{
+		DataDir:              f.dataDir,
+		HTTPAddr:             f.httpAddr,
+		PublicURL:            f.publicURL,
+		KafkaBrokers:         f.kafkaBrokers,
+		EmbeddedKafka:        f.embeddedKafka,
+		Partitions:           f.partitions,
+		AdminToken:           os.Getenv("CLARION_ADMIN_TOKEN"),
+		MasterKey:            os.Getenv("CLARION_MASTER_KEY"),
+		MaxBody:              f.maxBody,
+		AckTimeout:           f.ackTimeout,
+		AllowInsecureTenants: f.allowInsecure,
+		Logger:               log,
+	}
+}

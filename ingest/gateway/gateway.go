@@ -1,0 +1,373 @@
+// Package gateway is Clarion's Okta event hook endpoint. It answers Okta's
+// one-time verification GET and, for each delivery POST, writes every element
+// of data.events to clarion.okta.events as its own record, byte for byte,
+// answering 200 only once Kafka has acknowledged every record.
+//
+// Outcomes (Okta retries a delivery once on 5xx or timeout, never on 4xx):
+//
+//	unknown integration            404
+//	missing or wrong secret        401 (constant-time comparison)
+//	content type other than JSON   415
+//	body over the limit            413
+//	malformed JSON, not Okta's     400 with a JSON error
+//	Kafka cannot ack in time       503 (Okta retries; the poller repairs gaps)
+//	every record acked             200
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/internal/secrets"
+)
+
+// Registry is what the gateway needs of the integration registry.
+// *integration.Store implements it.
+type Registry interface {
+	Get(id string) (*integration.Integration, bool)
+	MasterKey() *secrets.MasterKey
+	NoteVerified(id string)
+	NoteDelivery(id string, events int)
+}
+
+// Producer is what the gateway needs of a Kafka client. *kgo.Client
+// implements it; it must be configured with bus.ProducerOpts (acks=all,
+// idempotent).
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// Config configures a Gateway. Zero values take the defaults named.
+type Config struct {
+	// Registry resolves integrations and checks their secrets. Required.
+	Registry Registry
+	// Producer writes records. Required.
+	Producer Producer
+	// MaxBody is the largest delivery body accepted. Default 10 MiB.
+	MaxBody int64
+	// AckTimeout bounds the wait for Kafka to acknowledge a delivery's
+	// records; past it the answer is 503. Default 2.5 s, inside Okta's 3 s.
+	AckTimeout time.Duration
+	// Logger. Default slog.Default(). Secrets are never logged.
+	Logger *slog.Logger
+	// Registerer receives the gateway's metrics. nil: no metrics.
+	Registerer prometheus.Registerer
+	// Now is the clock for received_at. Default time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultMaxBody    = 10 << 20
+	defaultAckTimeout = 2500 * time.Millisecond
+	maxChallenge      = 1024
+)
+
+// Gateway serves GET and POST /hooks/okta/{integrationID}.
+type Gateway struct {
+	cfg Config
+	m   *metrics
+	buf sync.Pool // *[]byte bodies, reused only when no record can still reference them
+}
+
+// New returns a Gateway for cfg.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Registry == nil || cfg.Producer == nil {
+		return nil, errors.New("gateway: Config.Registry and Config.Producer are required")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = defaultMaxBody
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = defaultAckTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{cfg: cfg, m: m}, nil
+}
+
+// Register adds the gateway's routes to mux.
+func (g *Gateway) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /hooks/okta/{integrationID}", g.serveVerify)
+	mux.HandleFunc("POST /hooks/okta/{integrationID}", g.serveDelivery)
+}
+
+// authenticate resolves the integration and checks the auth header. It
+// writes the failure answer itself and returns nil then.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) *integration.Integration {
+	id := r.PathValue("integrationID")
+	in, ok := g.cfg.Registry.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_integration", "no integration has this id; copy the webhook URL from the Clarion wizard")
+		return nil
+	}
+	secret := r.Header.Get(in.AuthField)
+	if secret == "" || !g.cfg.Registry.MasterKey().CheckSecret([]byte(secret), in.SecretHash) {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong authentication secret in header "+in.AuthField)
+		return nil
+	}
+	return in
+}
+
+// serveVerify answers Okta's one-time verification request.
+func (g *Gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() { g.m.observe(r.PathValue("integrationID"), "verify", rec.status, 0, start) }()
+	in := g.authenticate(rec, r)
+	if in == nil {
+		return
+	}
+	challenge := r.Header.Get("X-Okta-Verification-Challenge")
+	if challenge == "" {
+		writeError(rec, http.StatusBadRequest, "no_challenge", "a GET to this URL is Okta's verification request and needs the X-Okta-Verification-Challenge header")
+		return
+	}
+	if len(challenge) > maxChallenge {
+		writeError(rec, http.StatusBadRequest, "bad_challenge", "the verification challenge is too long")
+		return
+	}
+	g.cfg.Registry.NoteVerified(in.ID)
+	g.cfg.Logger.Info("event hook verified", "integration", in.ID)
+	writeJSON(rec, http.StatusOK, map[string]string{"verification": challenge})
+}
+
+// serveDelivery writes a delivery's events to Kafka.
+func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	events := 0
+	defer func() { g.m.observe(r.PathValue("integrationID"), "delivery", rec.status, events, start) }()
+
+	in := g.authenticate(rec, r)
+	if in == nil {
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeError(rec, http.StatusUnsupportedMediaType, "unsupported_media_type", "deliveries must be application/json")
+		return
+	}
+	if r.ContentLength > g.cfg.MaxBody {
+		writeError(rec, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than "+strconv.FormatInt(g.cfg.MaxBody, 10)+" bytes")
+		return
+	}
+	bp, err := g.readBody(rec, r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(rec, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than "+strconv.FormatInt(g.cfg.MaxBody, 10)+" bytes")
+			return
+		}
+		writeError(rec, http.StatusBadRequest, "bad_body", "could not read the body")
+		return
+	}
+	body := *bp
+	reusable := true
+	defer func() {
+		if reusable {
+			g.putBuf(bp)
+		}
+	}()
+
+	receivedAt := []byte(bus.FormatTime(g.cfg.Now()))
+	idb := []byte(in.ID)
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.AckTimeout)
+	defer cancel()
+	b := newBatch()
+	var deliveryID []byte
+	env, err := SplitEnvelope(body, func(ev EventRef) error {
+		if deliveryID == nil && ev.DeliveryID != "" {
+			deliveryID = []byte(ev.DeliveryID)
+		}
+		userKey := ev.ActorID
+		if userKey == "" || userKey == "unknown" {
+			userKey = ev.AlternateID
+		}
+		rec := &kgo.Record{
+			Topic: bus.TopicEvents,
+			Key:   bus.KeyFor(in.ID, userKey),
+			Value: ev.Raw,
+		}
+		b.records = append(b.records, rec)
+		rec.Headers = make([]kgo.RecordHeader, 4, 5)
+		rec.Headers[0] = kgo.RecordHeader{Key: bus.HeaderIntegrationID, Value: idb}
+		rec.Headers[1] = kgo.RecordHeader{Key: bus.HeaderSource, Value: sourceHook}
+		rec.Headers[2] = kgo.RecordHeader{Key: bus.HeaderReceivedAt, Value: receivedAt}
+		rec.Headers[3] = kgo.RecordHeader{Key: bus.HeaderUUID, Value: []byte(ev.UUID)}
+		if deliveryID != nil {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: bus.HeaderDeliveryID, Value: deliveryID})
+		}
+		return nil
+	})
+	if err != nil {
+		var ee *EnvelopeError
+		if errors.As(err, &ee) {
+			writeError(rec, http.StatusBadRequest, "bad_envelope", ee.Error())
+			return
+		}
+		writeError(rec, http.StatusBadRequest, "bad_envelope", err.Error())
+		return
+	}
+	events = env.Events
+	if len(b.records) == 0 {
+		g.cfg.Registry.NoteDelivery(in.ID, 0)
+		writeJSON(rec, http.StatusOK, deliveryOK{Accepted: 0})
+		return
+	}
+
+	b.pending.Store(int64(len(b.records)))
+	for _, r := range b.records {
+		g.cfg.Producer.Produce(ctx, r, b.promise)
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+	}
+	if err := b.result(); err != nil || ctx.Err() != nil {
+		// Some records may still be in flight and reference body: never
+		// hand it to another request.
+		reusable = false
+		if err == nil {
+			err = ctx.Err()
+		}
+		g.m.produceErrors.Inc()
+		g.cfg.Logger.Warn("delivery not acknowledged by Kafka; answering 503 so Okta retries",
+			"integration", in.ID, "events", env.Events, "err", err)
+		rec.Header().Set("Retry-After", "1")
+		writeError(rec, http.StatusServiceUnavailable, "unavailable", "events could not be stored durably; Okta will retry")
+		return
+	}
+	g.cfg.Registry.NoteDelivery(in.ID, env.Events)
+	writeJSON(rec, http.StatusOK, deliveryOK{Accepted: env.Events})
+}
+
+var sourceHook = []byte(bus.SourceHook)
+
+type deliveryOK struct {
+	Accepted int `json:"accepted"`
+}
+
+// batch tracks one delivery's produce acknowledgements.
+type batch struct {
+	records []*kgo.Record
+	pending atomic.Int64
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+func (b *batch) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	if b.pending.Add(-1) == 0 {
+		close(b.done)
+	}
+}
+
+func (b *batch) result() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, error) {
+	bp, _ := g.buf.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 64<<10)
+		bp = &b
+	}
+	buf := (*bp)[:0]
+	if n := r.ContentLength; n > 0 && int64(cap(buf)) < n+1 {
+		buf = make([]byte, 0, n+1)
+	}
+	rd := http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			g.putBuf(bp)
+			return nil, err
+		}
+	}
+	*bp = buf
+	return bp, nil
+}
+
+func (g *Gateway) putBuf(bp *[]byte) {
+	if cap(*bp) > 4<<20 { // do not pin rare huge bodies
+		return
+	}
+	g.buf.Put(bp)
+}
+
+func isJSON(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || mt == "application/cloudevents+json")
+}
+
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: code, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
