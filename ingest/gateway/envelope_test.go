@@ -1,0 +1,259 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sampleEvents returns every single-event sample in testdata (copies of
+// /work/shared/okta-samples), by file name.
+func sampleEvents(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(filepath.Base(f), "event-hook-delivery") {
+			continue
+		}
+		out[filepath.Base(f)] = bytes.TrimSpace(b) // the JSON value itself, as it sits inside an envelope
+	}
+	return out
+}
+
+// wrap builds an Okta delivery envelope around events, inserting each
+// event's bytes verbatim (indentation and all).
+func wrap(eventID string, events ...[]byte) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://example.okta.com/api/v1/eventHooks/who1","eventId":"`)
+	b.WriteString(eventID)
+	b.WriteString(`","eventTime":"2026-11-29T10:00:00.000Z","contentType":"application/json","data":{"events":[`)
+	for i, e := range events {
+		if i > 0 {
+			b.WriteString(",\n ")
+		}
+		b.Write(e)
+	}
+	b.WriteString("]}}")
+	return b.Bytes()
+}
+
+func TestSplitEnvelopeSamplesByteForByte(t *testing.T) {
+	t.Parallel()
+	samples := sampleEvents(t)
+	var all [][]byte
+	for name, ev := range samples {
+		all = append(all, ev)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var got []EventRef
+			env, err := SplitEnvelope(wrap("d1", ev), func(r EventRef) error { got = append(got, r); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.Events != 1 || len(got) != 1 || env.EventID != "d1" || got[0].DeliveryID != "d1" {
+				t.Fatalf("env %+v, %d refs", env, len(got))
+			}
+			if !bytes.Equal(got[0].Raw, ev) {
+				t.Fatalf("event bytes changed:\n got %q\nwant %q", got[0].Raw, ev)
+			}
+			var ref struct {
+				UUID  string `json:"uuid"`
+				Actor struct {
+					ID          string `json:"id"`
+					AlternateID string `json:"alternateId"`
+				} `json:"actor"`
+			}
+			if err := json.Unmarshal(ev, &ref); err != nil {
+				t.Fatal(err)
+			}
+			if got[0].UUID != ref.UUID || got[0].ActorID != ref.Actor.ID || got[0].AlternateID != ref.Actor.AlternateID {
+				t.Fatalf("fields %+v, want %+v", got[0], ref)
+			}
+		})
+	}
+	t.Run("all in one delivery", func(t *testing.T) {
+		t.Parallel()
+		var got [][]byte
+		if _, err := SplitEnvelope(wrap("d2", all...), func(r EventRef) error { got = append(got, r.Raw); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(all) {
+			t.Fatalf("%d events, want %d", len(got), len(all))
+		}
+		for i := range all {
+			if !bytes.Equal(got[i], all[i]) {
+				t.Fatalf("event %d changed", i)
+			}
+		}
+	})
+}
+
+func TestSplitEnvelopeOktaDeliverySample(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile("testdata/event-hook-delivery-user-session-start-success.okta-docs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/user-session-start-success.okta-docs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []EventRef
+	env, err := SplitEnvelope(body, func(r EventRef) error { got = append(got, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.EventID != "85b60edb-4263-4e13-993b-818e26201052" || len(got) != 1 {
+		t.Fatalf("env %+v", env)
+	}
+	// The delivery sample nests the event with deeper indentation; compare
+	// as JSON, and check the bytes are a verbatim slice of the body.
+	if !bytes.Contains(body, got[0].Raw) {
+		t.Fatal("raw event is not a slice of the body")
+	}
+	var a, b any
+	json.Unmarshal(got[0].Raw, &a)
+	json.Unmarshal(want, &b)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if !bytes.Equal(ja, jb) {
+		t.Fatal("the delivery sample's event differs from the standalone sample")
+	}
+}
+
+func TestSplitEnvelopeRejects(t *testing.T) {
+	t.Parallel()
+	ok := `{"uuid":"u1","actor":{"id":"00u1","alternateId":"a@b.c"}}`
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"empty", ``, "not valid JSON"},
+		{"truncated", `{"data":{"events":[` + ok, "not valid JSON"},
+		{"trailing garbage", `{"data":{"events":[]}} x`, "not valid JSON"},
+		{"array", `[` + ok + `]`, "not a JSON object"},
+		{"string", `"hello"`, "not a JSON object"},
+		{"no data", `{"eventType":"com.okta.event_hook"}`, `no "data" object`},
+		{"data not object", `{"data":[]}`, `no "data" object`},
+		{"no events", `{"data":{}}`, `no "data.events" array`},
+		{"events not array", `{"data":{"events":{}}}`, `no "data.events" array`},
+		{"wrong event type", `{"eventType":"com.example.other","data":{"events":[]}}`, "eventType"},
+		{"event not object", `{"data":{"events":[1]}}`, "data.events[0]: the event is not a JSON object"},
+		{"no uuid", `{"data":{"events":[` + ok + `,{"actor":{"id":"x"}}]}}`, "data.events[1]: the event has no string \"uuid\""},
+		{"numeric uuid", `{"data":{"events":[{"uuid":5,"actor":{}}]}}`, `no string "uuid"`},
+		{"no actor", `{"data":{"events":[{"uuid":"u"}]}}`, `no "actor" object`},
+		{"invalid utf8 escape", `{"data":{"events":[{"uuid":"\x","actor":{}}]}}`, "not valid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			called := 0
+			_, err := SplitEnvelope([]byte(tc.body), func(EventRef) error { called++; return nil })
+			var ee *EnvelopeError
+			if !errors.As(err, &ee) {
+				t.Fatalf("want *EnvelopeError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+			if called != 0 {
+				t.Fatalf("callback called %d times for a rejected delivery", called)
+			}
+		})
+	}
+}
+
+func TestSplitEnvelopeAccepts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		n          int
+	}{
+		{"empty events", `{"eventType":"com.okta.event_hook","data":{"events":[]}}`, 0},
+		{"no eventType", `{"data":{"events":[{"uuid":"u","actor":{"id":"unknown","alternateId":"x@y"}}]}}`, 1},
+		{"whitespace", " \n{ \"data\" : { \"events\" : [ {\"actor\":{},\"uuid\":\"u\"} ] } }\n", 1},
+		{"escaped uuid", `{"data":{"events":[{"uuid":"a\u0062c","actor":{"id":null}}]}}`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := SplitEnvelope([]byte(tc.body), func(EventRef) error { return nil })
+			if err != nil || env.Events != tc.n {
+				t.Fatalf("env %+v err %v", env, err)
+			}
+		})
+	}
+	// The callback's error stops the split and is returned.
+	stop := errors.New("stop")
+	n := 0
+	_, err := SplitEnvelope([]byte(`{"data":{"events":[{"uuid":"a","actor":{}},{"uuid":"b","actor":{}}]}}`), func(EventRef) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("err %v after %d calls", err, n)
+	}
+}
+
+// FuzzSplitEnvelope checks properties on arbitrary bodies: no panic; an
+// accepted body is valid JSON whose data.events elements are exactly the
+// raw slices returned, in order (agreement with encoding/json).
+func FuzzSplitEnvelope(f *testing.F) {
+	for _, ev := range sampleEvents(f) {
+		f.Add(wrap("seed", ev))
+	}
+	if b, err := os.ReadFile("testdata/event-hook-delivery-user-session-start-success.okta-docs.json"); err == nil {
+		f.Add(b)
+	}
+	for _, s := range []string{``, `{}`, `[]`, `{"data":{"events":[]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}]}}`,
+		`{"data":{"events":[{"uuid":"u","actor":{"id":"\ud800"}}]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}],}}`, `{"data":{"events":[{"uuid":"u","actor":{}}]}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var raws [][]byte
+		env, err := SplitEnvelope(body, func(r EventRef) error {
+			if r.UUID == "" {
+				t.Fatal("accepted an event without uuid")
+			}
+			raws = append(raws, r.Raw)
+			return nil
+		})
+		if err != nil {
+			var ee *EnvelopeError
+			if !errors.As(err, &ee) {
+				t.Fatalf("error of unexpected type %T: %v", err, err)
+			}
+			if len(raws) != 0 {
+				t.Fatal("callback called for a rejected body")
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		// Reference: encoding/json with exact-case keys (maps, not structs,
+		// whose field matching is case-insensitive); the last duplicate wins
+		// in both.
+		var root, data map[string]json.RawMessage
+		var events []json.RawMessage
+		if json.Unmarshal(body, &root) != nil || json.Unmarshal(root["data"], &data) != nil || json.Unmarshal(data["events"], &events) != nil {
+			t.Fatalf("accepted a body encoding/json cannot read as an envelope: %q", body)
+		}
+		if len(events) != env.Events || len(raws) != env.Events {
+			t.Fatalf("events: ref %d, env %d, raws %d", len(events), env.Events, len(raws))
+		}
+		ref := struct{ Data struct{ Events []json.RawMessage } }{}
+		ref.Data.Events = events
+		for i := range raws {
+			if !bytes.Equal(raws[i], ref.Data.Events[i]) {
+				t.Fatalf("event %d: %q != %q", i, raws[i], ref.Data.Events[i])
+			}
+		}
+	})
+}
