@@ -145,9 +145,9 @@ type App struct {
 // or connects to Kafka, creates missing topics, replays the integration
 // registry and binds the HTTP listener. Close releases everything if Run is
 // never called.
-func New(ctx context.Context, cfg Config, target string) (a *App, err error) {
+func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	cfg.defaults()
-	a = &App{cfg: cfg, target: target, log: cfg.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux(), services: map[string]Service{}}
+	a := &App{cfg: cfg, target: target, log: cfg.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux(), services: map[string]Service{}}
 	defer func() {
 		if err != nil {
 			a.Close()
