@@ -1,12 +1,10 @@
 package gateway
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
-
-	"unsafe"
-
-	"github.com/tidwall/gjson"
 )
 
 // EnvelopeError says why a delivery body is not an Okta event hook envelope.
@@ -18,10 +16,6 @@ func (e *EnvelopeError) Error() string { return "not an Okta event hook delivery
 func envErr(format string, args ...any) error {
 	return &EnvelopeError{Reason: fmt.Sprintf(format, args...)}
 }
-
-// ErrStop, returned by a SplitEnvelope callback, stops the iteration and is
-// returned by SplitEnvelope.
-var ErrStop = errors.New("gateway: stop")
 
 // EventRef is one element of an envelope's data.events: its exact bytes
 // (a sub-slice of the body, not a copy) and the fields the gateway keys by.
@@ -39,74 +33,64 @@ type Envelope struct {
 	Events  int
 }
 
+// maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
+const maxDepth = 256
+
 // SplitEnvelope validates body as Okta's event hook envelope
 // ({"eventType":"com.okta.event_hook", ..., "data":{"events":[...]}}) and
 // calls fn for each element of data.events in order, with the element's
 // bytes exactly as sent. Nothing is re-encoded.
 //
-// The whole body is validated as JSON first, so fn is never called for a
-// body that is rejected. Each event must be an object with a string uuid and
-// an actor object. An envelope with an empty events array is valid.
+// It reads the body once: one pass validates the JSON (the grammar
+// encoding/json accepts, nesting up to 256 levels), finds each event's
+// span, and reads each event's uuid and actor. fn is called only after the
+// whole body has been validated, so a delivery is taken whole or not at
+// all. Each event must be an object with a string uuid and an actor
+// object. An envelope with an empty events array is valid. As with
+// encoding/json, the last of duplicate keys wins.
 //
 // Hazard: EventRef.Raw aliases body; copy it if it must outlive body.
 func SplitEnvelope(body []byte, fn func(EventRef) error) (Envelope, error) {
 	var env Envelope
-	if !gjson.ValidBytes(body) {
-		return env, envErr("the body is not valid JSON")
+	var refsBuf [32]EventRef
+	s := scanner{b: body, refs: refsBuf[:0]}
+	s.ws()
+	if s.i >= len(s.b) {
+		return env, envErr("the body is not valid JSON: it is empty")
 	}
-	// Parse over the body's memory without copying it: every string gjson
-	// returns aliases body, which SplitEnvelope's caller keeps alive.
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
-	if !root.IsObject() {
+	if s.b[s.i] != '{' {
+		s.value(0)
+		s.ws()
+		if s.err != nil || s.i != len(s.b) {
+			return env, envErr("the body is not valid JSON")
+		}
 		return env, envErr("the body is not a JSON object")
 	}
-	var data, eventType, eventID gjson.Result
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "data":
-			data = v
-		case "eventType":
-			eventType = v
-		case "eventId":
-			eventID = v
+	s.root()
+	if s.err == nil {
+		s.ws()
+		if s.i != len(s.b) {
+			s.fail("data after the JSON object")
 		}
-		return true
-	})
-	if eventType.Exists() && eventType.Str != "com.okta.event_hook" {
-		return env, envErr("eventType is %q, want \"com.okta.event_hook\"", truncate(eventType.String(), 64))
 	}
-	if eventID.Type == gjson.String {
-		env.EventID = eventID.Str
+	if s.err != nil {
+		return env, envErr("the body is not valid JSON: %v", s.err)
 	}
-	if !data.IsObject() {
+	if s.hasType && s.eventType != "com.okta.event_hook" {
+		return env, envErr("eventType is %q, want \"com.okta.event_hook\"", truncate(s.eventType, 64))
+	}
+	if !s.hasData {
 		return env, envErr("it has no \"data\" object")
 	}
-	events := data.Get("events")
-	if !events.IsArray() {
+	if !s.hasEvents {
 		return env, envErr("it has no \"data.events\" array")
 	}
-
-	// Validate every element before calling fn for any, so a delivery is
-	// taken whole or not at all.
-	var refs [32]EventRef
-	list := refs[:0]
-	var bad error
-	i := 0
-	events.ForEach(func(_, ev gjson.Result) bool {
-		ref, err := eventRef(body, ev)
-		if err != nil {
-			bad = envErr("data.events[%d]: %s", i, err)
-			return false
-		}
-		list = append(list, ref)
-		i++
-		return true
-	})
-	if bad != nil {
-		return env, bad
+	if s.badEvent != nil {
+		return env, s.badEvent
 	}
-	env.Events = len(list)
-	for _, r := range list {
+	env.EventID = s.eventID
+	env.Events = len(s.refs)
+	for _, r := range s.refs {
 		r.DeliveryID = env.EventID
 		if err := fn(r); err != nil {
 			return env, err
@@ -115,63 +99,390 @@ func SplitEnvelope(body []byte, fn func(EventRef) error) (Envelope, error) {
 	return env, nil
 }
 
-// eventRef reads one event's uuid and actor without decoding the rest.
-func eventRef(body []byte, ev gjson.Result) (EventRef, error) {
-	if !ev.IsObject() {
-		return EventRef{}, errors.New("the event is not a JSON object")
-	}
-	ref := EventRef{Raw: rawOf(body, ev)}
-	var sawUUID, sawActor bool
-	ev.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "uuid":
-			if v.Type == gjson.String {
-				ref.UUID, sawUUID = v.Str, true
-			}
-		case "actor":
-			if v.IsObject() {
-				sawActor = true
-				v.ForEach(func(k, v gjson.Result) bool {
-					switch k.Str {
-					case "id":
-						if v.Type == gjson.String {
-							ref.ActorID = v.Str
-						}
-					case "alternateId":
-						if v.Type == gjson.String {
-							ref.AlternateID = v.Str
-						}
-					}
-					return true
-				})
-			}
-		}
-		return !(sawUUID && sawActor)
-	})
-	switch {
-	case !sawUUID || ref.UUID == "":
-		return ref, errors.New("the event has no string \"uuid\"")
-	case len(ref.UUID) > 128:
-		return ref, errors.New("the event's uuid is longer than 128 bytes")
-	case !sawActor:
-		return ref, errors.New("the event has no \"actor\" object")
-	}
-	return ref, nil
+// scanner is a single-pass JSON validator that understands just enough of
+// the envelope to find events and their keys.
+type scanner struct {
+	b   []byte
+	i   int
+	err error
+
+	eventType, eventID string
+	hasType            bool
+	hasData, hasEvents bool
+	refs               []EventRef
+	badEvent           error
 }
 
-// rawOf returns the exact bytes of r inside body. r.Raw aliases body (see
-// SplitEnvelope), so its offset is a pointer difference; the bounds check
-// guards the invariant and falls back to a copy if it ever broke.
-func rawOf(body []byte, r gjson.Result) []byte {
-	if len(body) == 0 || len(r.Raw) == 0 {
-		return []byte(r.Raw)
+func (s *scanner) fail(format string, args ...any) error {
+	if s.err == nil {
+		s.err = fmt.Errorf("offset %d: %s", s.i, fmt.Sprintf(format, args...))
 	}
-	off := int(uintptr(unsafe.Pointer(unsafe.StringData(r.Raw))) - uintptr(unsafe.Pointer(unsafe.SliceData(body))))
-	if off < 0 || off+len(r.Raw) > len(body) {
-		return []byte(r.Raw)
-	}
-	return body[off : off+len(r.Raw) : off+len(r.Raw)]
+	return s.err
 }
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// object iterates an object's members, calling member with each key (its
+// raw bytes between the quotes, and whether it holds escapes) positioned at
+// the value, which member must consume.
+func (s *scanner) object(depth int, member func(key []byte, escaped bool) error) error {
+	if depth > maxDepth {
+		return s.fail("nesting deeper than %d", maxDepth)
+	}
+	s.i++ // '{'
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return s.fail("want a string key")
+		}
+		start := s.i + 1
+		escaped, err := s.str()
+		if err != nil {
+			return err
+		}
+		key := s.b[start : s.i-1]
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return s.fail("want ':'")
+		}
+		s.i++
+		s.ws()
+		if err := member(key, escaped); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.fail("unterminated object")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.fail("want ',' or '}'")
+		}
+	}
+}
+
+// array iterates an array's elements; elem must consume each.
+func (s *scanner) array(depth int, elem func(idx int) error) error {
+	if depth > maxDepth {
+		return s.fail("nesting deeper than %d", maxDepth)
+	}
+	s.i++ // '['
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for n := 0; ; n++ {
+		s.ws()
+		if err := elem(n); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.fail("unterminated array")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.fail("want ',' or ']'")
+		}
+	}
+}
+
+// keyIs compares a raw key with a plain name; keys with escapes are
+// decoded first (rare: the slow path).
+func keyIs(key []byte, escaped bool, name string) bool {
+	if !escaped {
+		return string(key) == name
+	}
+	var k string
+	q := make([]byte, 0, len(key)+2)
+	q = append(append(append(q, '"'), key...), '"')
+	return json.Unmarshal(q, &k) == nil && k == name
+}
+
+// stringValue consumes a value; if it is a string it returns it decoded.
+func (s *scanner) stringValue(depth int) (string, bool, error) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return "", false, s.value(depth)
+	}
+	start := s.i
+	escaped, err := s.str()
+	if err != nil {
+		return "", false, err
+	}
+	if !escaped {
+		return string(s.b[start+1 : s.i-1]), true, nil
+	}
+	var v string
+	if err := json.Unmarshal(s.b[start:s.i], &v); err != nil {
+		return "", false, s.fail("bad string")
+	}
+	return v, true, nil
+}
+
+func (s *scanner) root() {
+	s.object(0, func(key []byte, esc bool) error {
+		switch {
+		case keyIs(key, esc, "data"):
+			if s.i < len(s.b) && s.b[s.i] == '{' {
+				s.hasData, s.hasEvents, s.refs, s.badEvent = true, false, s.refs[:0], nil
+				return s.data()
+			}
+			s.hasData, s.hasEvents, s.refs, s.badEvent = false, false, s.refs[:0], nil
+			return s.value(1)
+		case keyIs(key, esc, "eventType"):
+			v, ok, err := s.stringValue(1)
+			s.eventType, s.hasType = v, true
+			if !ok && err == nil {
+				s.eventType = "(not a string)"
+			}
+			return err
+		case keyIs(key, esc, "eventId"):
+			v, _, err := s.stringValue(1)
+			s.eventID = v
+			return err
+		}
+		return s.value(1)
+	})
+}
+
+func (s *scanner) data() error {
+	return s.object(1, func(key []byte, esc bool) error {
+		if !keyIs(key, esc, "events") {
+			return s.value(2)
+		}
+		s.refs, s.badEvent = s.refs[:0], nil
+		if s.i >= len(s.b) || s.b[s.i] != '[' {
+			s.hasEvents = false
+			return s.value(2)
+		}
+		s.hasEvents = true
+		return s.array(2, func(idx int) error {
+			start := s.i
+			if s.i >= len(s.b) || s.b[s.i] != '{' {
+				if err := s.value(3); err != nil {
+					return err
+				}
+				if s.badEvent == nil {
+					s.badEvent = envErr("data.events[%d]: the event is not a JSON object", idx)
+				}
+				return nil
+			}
+			ref, sawUUID, sawActor, err := s.event()
+			if err != nil {
+				return err
+			}
+			ref.Raw = s.b[start:s.i:s.i]
+			if s.badEvent == nil {
+				switch {
+				case !sawUUID || ref.UUID == "":
+					s.badEvent = envErr("data.events[%d]: the event has no string \"uuid\"", idx)
+				case len(ref.UUID) > 128:
+					s.badEvent = envErr("data.events[%d]: the event's uuid is longer than 128 bytes", idx)
+				case !sawActor:
+					s.badEvent = envErr("data.events[%d]: the event has no \"actor\" object", idx)
+				}
+			}
+			s.refs = append(s.refs, ref)
+			return nil
+		})
+	})
+}
+
+func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
+	err = s.object(3, func(key []byte, esc bool) error {
+		switch {
+		case keyIs(key, esc, "uuid"):
+			v, ok, err := s.stringValue(4)
+			ref.UUID, sawUUID = v, ok
+			return err
+		case keyIs(key, esc, "actor"):
+			if s.i >= len(s.b) || s.b[s.i] != '{' {
+				sawActor, ref.ActorID, ref.AlternateID = false, "", ""
+				return s.value(4)
+			}
+			sawActor, ref.ActorID, ref.AlternateID = true, "", ""
+			return s.object(4, func(key []byte, esc bool) error {
+				switch {
+				case keyIs(key, esc, "id"):
+					v, _, err := s.stringValue(5)
+					ref.ActorID = v
+					return err
+				case keyIs(key, esc, "alternateId"):
+					v, _, err := s.stringValue(5)
+					ref.AlternateID = v
+					return err
+				}
+				return s.value(5)
+			})
+		}
+		return s.value(4)
+	})
+	return ref, sawUUID, sawActor, err
+}
+
+// value validates and consumes any JSON value.
+func (s *scanner) value(depth int) error {
+	if s.i >= len(s.b) {
+		return s.fail("unexpected end")
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(depth, func([]byte, bool) error { return s.value(depth + 1) })
+	case c == '[':
+		return s.array(depth, func(int) error { return s.value(depth + 1) })
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	}
+	return s.fail("unexpected character %q", s.b[s.i])
+}
+
+func (s *scanner) lit(w string) error {
+	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
+		return s.fail("bad literal")
+	}
+	s.i += len(w)
+	return nil
+}
+
+// str consumes a string starting at '"', validating escapes and rejecting
+// control characters, and reports whether it holds escapes.
+func (s *scanner) str() (escaped bool, err error) {
+	i := s.i + 1
+	b := s.b
+	for i < len(b) {
+		// Skip 8 plain bytes at a time: no '"', no '\\', no control byte.
+		for i+8 <= len(b) && !specialIn8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				s.i = i
+				return escaped, s.fail("unterminated escape")
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					s.i = i
+					return escaped, s.fail("bad \\u escape")
+				}
+				i += 6
+			default:
+				s.i = i
+				return escaped, s.fail("bad escape")
+			}
+		case c < 0x20:
+			s.i = i
+			return escaped, s.fail("control character in string")
+		default:
+			i++
+		}
+	}
+	s.i = i
+	return escaped, s.fail("unterminated string")
+}
+
+// specialIn8 reports whether any of the 8 bytes in x is '"', '\\' or below
+// 0x20, with the classic "has zero byte" and "has less than" bit tricks
+// (exact as booleans; TestSpecialIn8 checks them against a byte loop).
+func specialIn8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (lo * '"')
+	bslash := x ^ (lo * '\\')
+	return ((quote-lo)&^quote|(bslash-lo)&^bslash|(x-lo*0x20)&^x)&hi != 0
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func (s *scanner) number() error {
+	b, i := s.b, s.i
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		s.i = i
+		return s.fail("bad number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.i = i
+			return s.fail("bad number")
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.i = i
+			return s.fail("bad number")
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	s.i = i
+	return nil
+}
+
+// ErrStop may be returned by a SplitEnvelope callback to stop early.
+var ErrStop = errors.New("gateway: stop")
 
 func truncate(s string, n int) string {
 	if len(s) > n {

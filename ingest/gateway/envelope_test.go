@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
 	"encoding/json"
 	"errors"
 	"os"
@@ -201,9 +203,50 @@ func TestSplitEnvelopeAccepts(t *testing.T) {
 	}
 }
 
-// FuzzSplitEnvelope checks properties on arbitrary bodies: no panic; an
-// accepted body is valid JSON whose data.events elements are exactly the
-// raw slices returned, in order (agreement with encoding/json).
+// refAccepts is the reference: encoding/json with exact-case keys (maps,
+// not structs, whose field matching is case-insensitive); the last of
+// duplicate keys wins, as in SplitEnvelope. It returns the events' bytes
+// when body is an envelope SplitEnvelope must accept.
+func refAccepts(body []byte) ([]json.RawMessage, bool) {
+	var root map[string]json.RawMessage
+	if json.Unmarshal(body, &root) != nil || root == nil {
+		return nil, false
+	}
+	if et, ok := root["eventType"]; ok {
+		var s string
+		if json.Unmarshal(et, &s) != nil || s != "com.okta.event_hook" {
+			return nil, false
+		}
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(root["data"], &data) != nil || data == nil {
+		return nil, false
+	}
+	var events []json.RawMessage
+	if json.Unmarshal(data["events"], &events) != nil || events == nil {
+		return nil, false
+	}
+	for _, e := range events {
+		var ev map[string]json.RawMessage
+		if json.Unmarshal(e, &ev) != nil || ev == nil {
+			return nil, false
+		}
+		var uuid string
+		if json.Unmarshal(ev["uuid"], &uuid) != nil || uuid == "" || len(uuid) > 128 {
+			return nil, false
+		}
+		var actor map[string]json.RawMessage
+		if json.Unmarshal(ev["actor"], &actor) != nil || actor == nil {
+			return nil, false
+		}
+	}
+	return events, true
+}
+
+// FuzzSplitEnvelope checks SplitEnvelope against the encoding/json
+// reference on arbitrary bodies: no panic; it accepts exactly what the
+// reference accepts (bodies nested deeper than maxDepth aside), and the
+// events it returns are the reference's, byte for byte, in order.
 func FuzzSplitEnvelope(f *testing.F) {
 	for _, ev := range sampleEvents(f) {
 		f.Add(wrap("seed", ev))
@@ -212,7 +255,10 @@ func FuzzSplitEnvelope(f *testing.F) {
 		f.Add(b)
 	}
 	for _, s := range []string{``, `{}`, `[]`, `{"data":{"events":[]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}]}}`,
-		`{"data":{"events":[{"uuid":"u","actor":{"id":"\ud800"}}]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}],}}`, `{"data":{"events":[{"uuid":"u","actor":{}}]}}}`} {
+		`{"data":{"events":[{"uuid":"u","actor":{"id":"\ud800"}}]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}],}}`,
+		`{"data":{"events":[{"uuid":"u","actor":{}}]}}}`, `{"d\u0061ta":{"events":[{"uuid":"u","actor":{}}]},"data":5}`,
+		`{"data":{"events":[{"uuid":"u","actor":{}}]},"data":{"events":[]}}`, `{"data":{"events":[{"uuid":"\u0075","actor":{"id":1e5}}]}}`,
+		`{"data":{"events":[{"uuid":"u","actor":{},"x":[-0.5e+3,true,false,null,"\n"]}]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -224,6 +270,7 @@ func FuzzSplitEnvelope(f *testing.F) {
 			raws = append(raws, r.Raw)
 			return nil
 		})
+		refEvents, refOK := refAccepts(body)
 		if err != nil {
 			var ee *EnvelopeError
 			if !errors.As(err, &ee) {
@@ -232,28 +279,51 @@ func FuzzSplitEnvelope(f *testing.F) {
 			if len(raws) != 0 {
 				t.Fatal("callback called for a rejected body")
 			}
+			if refOK && !strings.Contains(err.Error(), "nesting deeper") {
+				t.Fatalf("rejected an envelope encoding/json accepts: %v\n%q", err, body)
+			}
 			return
 		}
 		if !json.Valid(body) {
 			t.Fatalf("accepted invalid JSON %q", body)
 		}
-		// Reference: encoding/json with exact-case keys (maps, not structs,
-		// whose field matching is case-insensitive); the last duplicate wins
-		// in both.
-		var root, data map[string]json.RawMessage
-		var events []json.RawMessage
-		if json.Unmarshal(body, &root) != nil || json.Unmarshal(root["data"], &data) != nil || json.Unmarshal(data["events"], &events) != nil {
-			t.Fatalf("accepted a body encoding/json cannot read as an envelope: %q", body)
+		if !refOK {
+			t.Fatalf("accepted a body the reference rejects: %q", body)
 		}
-		if len(events) != env.Events || len(raws) != env.Events {
-			t.Fatalf("events: ref %d, env %d, raws %d", len(events), env.Events, len(raws))
+		if len(refEvents) != env.Events || len(raws) != env.Events {
+			t.Fatalf("events: ref %d, env %d, raws %d", len(refEvents), env.Events, len(raws))
 		}
-		ref := struct{ Data struct{ Events []json.RawMessage } }{}
-		ref.Data.Events = events
 		for i := range raws {
-			if !bytes.Equal(raws[i], ref.Data.Events[i]) {
-				t.Fatalf("event %d: %q != %q", i, raws[i], ref.Data.Events[i])
+			if !bytes.Equal(raws[i], refEvents[i]) {
+				t.Fatalf("event %d: %q != %q", i, raws[i], refEvents[i])
 			}
 		}
 	})
+}
+
+func TestSpecialIn8(t *testing.T) {
+	t.Parallel()
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	interesting := []byte{0, 0x1f, 0x20, 0x21, '"', '\\', 0x5b, 0x5d, 0x7f, 0x80, 0x9c, 0xa2, 0xdc, 0xff, 'a'}
+	b := make([]byte, 8)
+	for i := 0; i < 200000; i++ {
+		for j := range b {
+			if rng.IntN(2) == 0 {
+				b[j] = interesting[rng.IntN(len(interesting))]
+			} else {
+				b[j] = byte(rng.IntN(256))
+			}
+		}
+		if got, want := specialIn8(binary.LittleEndian.Uint64(b)), naive(b); got != want {
+			t.Fatalf("specialIn8(%q) = %v, want %v", b, got, want)
+		}
+	}
 }

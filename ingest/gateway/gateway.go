@@ -195,29 +195,46 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.AckTimeout)
 	defer cancel()
 	b := newBatch()
-	var deliveryID []byte
+	// One allocation each for the records, their headers and their keys
+	// of a delivery, sized on the first event (a delivery rarely holds more
+	// than a few dozen).
+	var (
+		deliveryID []byte
+		recs       []kgo.Record
+		hdrs       []kgo.RecordHeader
+		keys       []byte
+	)
 	env, err := SplitEnvelope(body, func(ev EventRef) error {
-		if deliveryID == nil && ev.DeliveryID != "" {
-			deliveryID = []byte(ev.DeliveryID)
+		if recs == nil {
+			recs = make([]kgo.Record, 0, 16)
+			hdrs = make([]kgo.RecordHeader, 0, 16*5)
+			keys = make([]byte, 0, 16*(len(in.ID)+24))
+			if ev.DeliveryID != "" {
+				deliveryID = []byte(ev.DeliveryID)
+			}
 		}
 		userKey := ev.ActorID
 		if userKey == "" || userKey == "unknown" {
 			userKey = ev.AlternateID
 		}
-		rec := &kgo.Record{
-			Topic: bus.TopicEvents,
-			Key:   bus.KeyFor(in.ID, userKey),
-			Value: ev.Raw,
-		}
-		b.records = append(b.records, rec)
-		rec.Headers = make([]kgo.RecordHeader, 4, 5)
-		rec.Headers[0] = kgo.RecordHeader{Key: bus.HeaderIntegrationID, Value: idb}
-		rec.Headers[1] = kgo.RecordHeader{Key: bus.HeaderSource, Value: sourceHook}
-		rec.Headers[2] = kgo.RecordHeader{Key: bus.HeaderReceivedAt, Value: receivedAt}
-		rec.Headers[3] = kgo.RecordHeader{Key: bus.HeaderUUID, Value: []byte(ev.UUID)}
+		k0 := len(keys)
+		keys = bus.AppendKey(keys, in.ID, userKey)
+		h0 := len(hdrs)
+		hdrs = append(hdrs,
+			kgo.RecordHeader{Key: bus.HeaderIntegrationID, Value: idb},
+			kgo.RecordHeader{Key: bus.HeaderSource, Value: sourceHook},
+			kgo.RecordHeader{Key: bus.HeaderReceivedAt, Value: receivedAt},
+			kgo.RecordHeader{Key: bus.HeaderUUID, Value: []byte(ev.UUID)},
+		)
 		if deliveryID != nil {
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: bus.HeaderDeliveryID, Value: deliveryID})
+			hdrs = append(hdrs, kgo.RecordHeader{Key: bus.HeaderDeliveryID, Value: deliveryID})
 		}
+		recs = append(recs, kgo.Record{
+			Topic:   bus.TopicEvents,
+			Key:     keys[k0:len(keys):len(keys)],
+			Value:   ev.Raw,
+			Headers: hdrs[h0:len(hdrs):len(hdrs)],
+		})
 		return nil
 	})
 	if err != nil {
@@ -230,15 +247,15 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events = env.Events
-	if len(b.records) == 0 {
+	if len(recs) == 0 {
 		g.cfg.Registry.NoteDelivery(in.ID, 0)
 		writeJSON(rec, http.StatusOK, deliveryOK{Accepted: 0})
 		return
 	}
 
-	b.pending.Store(int64(len(b.records)))
-	for _, r := range b.records {
-		g.cfg.Producer.Produce(ctx, r, b.promise)
+	b.pending.Store(int64(len(recs)))
+	for i := range recs {
+		g.cfg.Producer.Produce(ctx, &recs[i], b.promise)
 	}
 	select {
 	case <-b.done:
@@ -270,7 +287,6 @@ type deliveryOK struct {
 
 // batch tracks one delivery's produce acknowledgements.
 type batch struct {
-	records []*kgo.Record
 	pending atomic.Int64
 	done    chan struct{}
 	mu      sync.Mutex

@@ -11,10 +11,13 @@ import (
 // in-sync replicas and an idempotent producer (franz-go's default), so a
 // record acked to us is durable and a retried produce never duplicates it.
 // linger batches records from concurrent requests; 0 means franz-go's default.
+// Batches are snappy-compressed: Okta's JSON shrinks several times, which
+// costs less CPU than writing and copying it whole (measured with
+// bench/hookload: about a quarter less CPU per event with the embedded broker).
 func ProducerOpts(linger time.Duration) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerBatchCompression(kgo.SnappyCompression()),
 		kgo.MaxBufferedRecords(1 << 16),
 		kgo.ProducerBatchMaxBytes(4 << 20),
 	}

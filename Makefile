@@ -1,0 +1,38 @@
+# Clarion. `make run` starts everything on this machine; `make test` is what CI runs.
+GO      ?= go
+BIN     ?= bin/clarion
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CGO_ENABLED := 1
+
+.PHONY: build run test test-short bench lint fuzz clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/clarion
+
+run: build
+	./$(BIN) run
+
+# The whole suite with the race detector. Tests that need ClickHouse read
+# CLARION_TEST_CLICKHOUSE (.ci/run starts a server and sets it).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+test-short:
+	$(GO) test -count=1 ./...
+
+# Performance figures reported in the README.
+bench:
+	$(GO) run ./bench/hookload -concurrency 64 -duration 10s
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# A short pass of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzSplitEnvelope -fuzztime 30s ./ingest/gateway
+
+clean:
+	rm -rf bin

@@ -1,0 +1,332 @@
+// Command hookload measures the event hook gateway under load, against the
+// ceiling of HTTP on the same machine, in one run.
+//
+// It replays realistic Okta deliveries (1 to 20 events each, about 2 KB per
+// event, Okta's envelope) at a fixed concurrency and reports deliveries/s,
+// events/s and p50/p99/max latency for:
+//
+//   - ceiling: a bare net/http server that reads the body and answers 200;
+//   - gateway: Clarion's `run` target (gateway + embedded Kafka with acks=all,
+//     idempotent producer, persistence under a temporary data dir), created
+//     in this process exactly as `clarion run` creates it.
+//
+// Or, with -url, against an already running gateway (-secret, and -url being
+// the webhook URL). Usage:
+//
+//	go run ./bench/hookload -concurrency 64 -duration 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/clarion-itdr/clarion/internal/integration"
+)
+
+func main() {
+	var (
+		concurrency = flag.Int("concurrency", 64, "concurrent senders")
+		duration    = flag.Duration("duration", 10*time.Second, "measured time per target")
+		warmup      = flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
+		mode        = flag.String("mode", "both", "ceiling, gateway or both")
+		url         = flag.String("url", "", "webhook URL of a running gateway (instead of starting one)")
+		secret      = flag.String("secret", "", "authentication secret for -url")
+		minEvents   = flag.Int("min-events", 1, "fewest events per delivery")
+		maxEvents   = flag.Int("max-events", 20, "most events per delivery")
+		jsonOut     = flag.Bool("json", false, "print results as JSON")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the measured gateway run to this file")
+	)
+	flag.Parse()
+	if *concurrency < 1 || *minEvents < 1 || *maxEvents < *minEvents || *duration <= 0 {
+		fmt.Fprintln(os.Stderr, "hookload: bad flags")
+		os.Exit(2)
+	}
+	deliveries := makeDeliveries(512, *minEvents, *maxEvents)
+	var results []result
+	run := func(name, target string, hdr http.Header) {
+		fmt.Fprintf(os.Stderr, "hookload: %s: warming up %v, measuring %v at concurrency %d\n", name, *warmup, *duration, *concurrency)
+		load(target, hdr, deliveries, *concurrency, *warmup)
+		if *cpuProfile != "" && strings.HasPrefix(name, "gateway") {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				panic(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		r := load(target, hdr, deliveries, *concurrency, *duration)
+		r.Name = name
+		results = append(results, r)
+	}
+	if *url != "" {
+		h := http.Header{}
+		h.Set(integration.DefaultAuthField, *secret)
+		run("gateway", *url, h)
+	} else {
+		if *mode == "ceiling" || *mode == "both" {
+			addr, stop := startCeiling()
+			run("ceiling (bare net/http)", "http://"+addr+"/hooks/okta/x", nil)
+			stop()
+		}
+		if *mode == "gateway" || *mode == "both" {
+			target, hdr, stop := startGateway()
+			run("gateway (embedded Kafka, acks=all)", target, hdr)
+			stop()
+		}
+	}
+	report(results, *concurrency, *jsonOut)
+	for _, r := range results {
+		if r.Errors > 0 {
+			os.Exit(1)
+		}
+	}
+}
+
+type delivery struct {
+	body   []byte
+	events int
+}
+
+type result struct {
+	Name          string  `json:"name"`
+	Deliveries    int     `json:"deliveries"`
+	Events        int     `json:"events"`
+	Errors        int     `json:"errors"`
+	Seconds       float64 `json:"seconds"`
+	DeliveriesSec float64 `json:"deliveries_per_sec"`
+	EventsSec     float64 `json:"events_per_sec"`
+	MBSec         float64 `json:"mb_per_sec"`
+	P50ms         float64 `json:"p50_ms"`
+	P99ms         float64 `json:"p99_ms"`
+	Maxms         float64 `json:"max_ms"`
+	// CPUusPerEvent is this process's CPU time (user+system, load generator
+	// included) per event: steadier than throughput on a busy machine.
+	CPUusPerEvent float64 `json:"cpu_us_per_event"`
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// load sends deliveries round-robin from concurrency workers for d.
+func load(target string, hdr http.Header, ds []delivery, concurrency int, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var res result
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	cpu0 := cpuTime()
+	var wg sync.WaitGroup
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var my []time.Duration
+			var n, ev, errs, bytes int
+			for time.Now().Before(deadline) {
+				dl := ds[int(next.Add(1))%len(ds)]
+				req, _ := http.NewRequest(http.MethodPost, target, newReader(dl.body))
+				req.ContentLength = int64(len(dl.body))
+				req.Header.Set("Content-Type", "application/json")
+				for k, v := range hdr {
+					req.Header[k] = v
+				}
+				t0 := time.Now()
+				resp, err := cl.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				my = append(my, time.Since(t0))
+				if err != nil || resp.StatusCode != http.StatusOK {
+					errs++
+					if errs == 1 {
+						if err != nil {
+							fmt.Fprintln(os.Stderr, "hookload: error:", err)
+						} else {
+							fmt.Fprintln(os.Stderr, "hookload: status:", resp.Status)
+						}
+					}
+					continue
+				}
+				n++
+				ev += dl.events
+				bytes += len(dl.body)
+			}
+			mu.Lock()
+			lat = append(lat, my...)
+			res.Deliveries += n
+			res.Events += ev
+			res.Errors += errs
+			res.MBSec += float64(bytes)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	cpu := cpuTime() - cpu0
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return math.NaN()
+		}
+		return float64(lat[int(math.Ceil(p*float64(len(lat))))-1]) / 1e6
+	}
+	res.Seconds = el
+	res.DeliveriesSec = float64(res.Deliveries) / el
+	res.EventsSec = float64(res.Events) / el
+	res.MBSec = res.MBSec / el / 1e6
+	res.P50ms, res.P99ms, res.Maxms = pct(0.50), pct(0.99), pct(1)
+	if res.Events > 0 {
+		res.CPUusPerEvent = float64(cpu.Microseconds()) / float64(res.Events)
+	}
+	return res
+}
+
+func newReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func report(rs []result, concurrency int, asJSON bool) {
+	if asJSON {
+		json.NewEncoder(os.Stdout).Encode(map[string]any{"concurrency": concurrency, "cpus": runtime.NumCPU(), "results": rs})
+		return
+	}
+	fmt.Printf("concurrency %d, %d CPUs, deliveries of 1-20 events (~2 KB each)\n", concurrency, runtime.NumCPU())
+	fmt.Printf("%-36s %12s %12s %8s %9s %9s %9s %7s %13s\n", "target", "deliveries/s", "events/s", "MB/s", "p50 ms", "p99 ms", "max ms", "errors", "CPU µs/event")
+	for _, r := range rs {
+		fmt.Printf("%-36s %12.0f %12.0f %8.1f %9.2f %9.2f %9.2f %7d %13.2f\n", r.Name, r.DeliveriesSec, r.EventsSec, r.MBSec, r.P50ms, r.P99ms, r.Maxms, r.Errors, r.CPUusPerEvent)
+	}
+	if len(rs) == 2 && rs[0].EventsSec > 0 {
+		fmt.Printf("gateway / ceiling (events/s): %.1f%%\n", 100*rs[1].EventsSec/rs[0].EventsSec)
+	}
+}
+
+// startCeiling serves the bare baseline: read the body, answer 200.
+func startCeiling() (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	})}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }
+}
+
+// startGateway starts Clarion's all-in-one target on loopback with a fresh
+// data dir and one integration, and returns its webhook URL and auth header.
+func startGateway() (string, http.Header, func()) {
+	dir, err := os.MkdirTemp("", "hookload-")
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Config{
+		DataDir: dir, HTTPAddr: "127.0.0.1:0", EmbeddedKafka: "127.0.0.1:0", AdminToken: "bench",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}, app.TargetAll)
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	in, secret, err := a.Store.Create(ctx, integration.CreateRequest{Name: "bench", TenantURL: "https://bench.okta.com", ClientID: "0oabench"}, false)
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{}
+	h.Set(integration.DefaultAuthField, secret)
+	return integration.WebhookURL("http://"+a.Addr(), in.ID), h, func() {
+		cancel()
+		<-done
+		os.RemoveAll(dir)
+	}
+}
+
+// makeDeliveries builds n envelopes of min..max realistic events each.
+func makeDeliveries(n, min, max int) []delivery {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	out := make([]delivery, n)
+	for i := range out {
+		k := min + rng.IntN(max-min+1)
+		var b bytes.Buffer
+		fmt.Fprintf(&b, `{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://bench.okta.com/api/v1/eventHooks/whobench","eventId":"%s","eventTime":"2026-11-29T10:00:00.000Z","contentType":"application/json","data":{"events":[`, uuid())
+		for e := 0; e < k; e++ {
+			if e > 0 {
+				b.WriteByte(',')
+			}
+			writeEvent(&b, rng)
+		}
+		b.WriteString("]}}")
+		out[i] = delivery{body: b.Bytes(), events: k}
+	}
+	return out
+}
+
+func uuid() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+var cities = []struct {
+	city, state, country string
+	lat, lon             float64
+	ip                   string
+}{
+	{"Toronto", "Ontario", "Canada", 43.6567, -79.34, "142.126.158.61"},
+	{"New York", "New York", "United States", 40.7128, -74.006, "72.229.28.185"},
+	{"London", "England", "United Kingdom", 51.5072, -0.1276, "81.2.69.142"},
+	{"Berlin", "Berlin", "Germany", 52.52, 13.405, "91.64.12.7"},
+	{"Tokyo", "Tokyo", "Japan", 35.6762, 139.6503, "126.15.8.200"},
+	{"Atlanta", "Georgia", "United States", 33.9794, -84.3459, "99.108.5.25"},
+}
+
+// writeEvent writes one user.session.start LogEvent in Okta's shape (about
+// 2 KB, as Okta sends them: compact JSON).
+func writeEvent(b *bytes.Buffer, rng *mrand.Rand) {
+	c := cities[rng.IntN(len(cities))]
+	user := rng.IntN(5000)
+	fmt.Fprintf(b, `{"uuid":"%s","published":"2026-11-29T10:%02d:%02d.%03dZ","eventType":"user.session.start","version":"0","displayMessage":"User login to Okta","severity":"INFO",`+
+		`"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","os":"Mac OS X","browser":"CHROME"},"zone":"null","device":"Computer","id":null,"ipAddress":"%s",`+
+		`"geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},`+
+		`"ipChain":[{"ip":"%s","geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},"version":"V4","source":null}]},`+
+		`"device":null,"actor":{"id":"00u%016d","type":"User","alternateId":"user%d@bench.example.com","displayName":"User %d","detailEntry":null},`+
+		`"outcome":{"result":"SUCCESS","reason":null},`+
+		`"target":[{"id":"lae42mkdc9i9cbw3U1d6","type":"AuthenticatorEnrollment","alternateId":"unknown","displayName":"Password","detailEntry":null},{"id":"0oaz9fj21WKqTeaqs1d6","type":"AppInstance","alternateId":"Okta Dashboard","displayName":"Okta Dashboard","detailEntry":null}],`+
+		`"transaction":{"type":"WEB","id":"ZCCzm8j2wTvzwele2NwLnwAADSc","detail":{}},`+
+		`"debugContext":{"debugData":{"authnRequestId":"ZCCzlCoZuOyo8RfASqHmPAAAAc8","deviceFingerprint":"%032x","requestId":"ZCCzm8j2wTvzwele2NwLnwAADSc","dtHash":"f59d98b2e02f1319ef4ca651f57c36e3f25507f67dd6daf0408f753896b7e8dc","origin":"https://bench.okta.com","requestUri":"/idp/idx/identify","threatSuspected":"false","url":"/idp/idx/identify?"}},`+
+		`"legacyEventType":"core.user_auth.login_success","authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"authenticationStep":0,"externalSessionId":"idxyNcxVX2ESsSL0u462548Qg","interface":null},`+
+		`"securityContext":{"asNumber":%d,"asOrg":"example carrier","isp":"example isp inc","domain":"example.net","isProxy":false},"insertionTimestamp":null}`,
+		uuid(), rng.IntN(60), rng.IntN(60), rng.IntN(1000), c.ip, c.city, c.state, c.country, c.lat, c.lon, c.ip, c.city, c.state, c.country, c.lat, c.lon,
+		user, user, user, rng.Uint64(), 1000+rng.IntN(60000))
+}

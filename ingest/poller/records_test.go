@@ -1,0 +1,119 @@
+package poller
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/okta/logevent"
+)
+
+// samplesPage joins the Okta samples in testdata into a System Log page.
+func samplesPage(t testing.TB) ([]byte, [][]byte) {
+	files, _ := filepath.Glob("testdata/*.json")
+	if len(files) == 0 {
+		t.Fatal("no samples in testdata")
+	}
+	var elems [][]byte
+	page := []byte("[")
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.TrimSpace(b)
+		elems = append(elems, b)
+		if i > 0 {
+			page = append(page, ",\n"...)
+		}
+		page = append(page, b...)
+	}
+	return append(page, ']'), elems
+}
+
+func TestSplitPageSamplesByteForByte(t *testing.T) {
+	t.Parallel()
+	page, elems := samplesPage(t)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	pe, err := splitPage(page, "int", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pe.records) != len(elems) || pe.skipped != 0 {
+		t.Fatalf("%d records, %d skipped, want %d", len(pe.records), pe.skipped, len(elems))
+	}
+	for i, r := range pe.records {
+		if !bytes.Equal(r.Value, elems[i]) {
+			t.Errorf("record %d re-encoded", i)
+		}
+		var ev logevent.Event
+		if err := logevent.Parse(r.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Key) != "int/"+ev.UserKey() || bus.Header(r, bus.HeaderUUID) != ev.UUID || r.Topic != bus.TopicEvents {
+			t.Errorf("record %d: key %q uuid %q", i, r.Key, bus.Header(r, bus.HeaderUUID))
+		}
+		if bus.Header(r, bus.HeaderReceivedAt) != "2026-01-02T03:04:05.006Z" || bus.Header(r, bus.HeaderSource) != "poll" {
+			t.Errorf("headers %v", r.Headers)
+		}
+		if strings.Contains(string(elems[i]), `"id": "unknown"`) && !strings.HasPrefix(string(r.Key), "int/") {
+			t.Errorf("unknown actor key %q", r.Key)
+		}
+	}
+}
+
+func TestSplitPageOddInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body             string
+		records, skipped int
+		err              bool
+	}{
+		{`[]`, 0, 0, false},
+		{" [ ] ", 0, 0, false},
+		{`[{"uuid":"a","actor":{"id":"unknown","alternateId":"x@y"}}, 1, "s", null, {"no":"uuid"}, {"uuid":7}]`, 1, 5, false},
+		{`{"uuid":"a"}`, 0, 0, true},
+		{`[{"uuid":"a"}`, 0, 0, true},
+		{``, 0, 0, true},
+		{`[{"uuid":"a\u00e9","published":"2024-01-01T00:00:00.000Z"},{"uuid":"b","published":"bogus"}]`, 2, 0, false},
+	} {
+		pe, err := splitPage([]byte(tc.body), "i", time.Now())
+		if (err != nil) != tc.err || len(pe.records) != tc.records || pe.skipped != tc.skipped {
+			t.Errorf("splitPage(%s) = %d records, %d skipped, err %v", tc.body, len(pe.records), pe.skipped, err)
+		}
+	}
+	pe, _ := splitPage([]byte(`[{"uuid":"a","actor":{"id":"unknown","alternateId":"x@y"}}]`), "i", time.Now())
+	if string(pe.records[0].Key) != "i/x@y" {
+		t.Errorf("key %q", pe.records[0].Key)
+	}
+}
+
+func FuzzSplitPage(f *testing.F) {
+	page, _ := samplesPage(f)
+	f.Add(page)
+	f.Add([]byte(`[{"uuid":"a"},{"uuid":"b","actor":{"id":"x"}}]`))
+	f.Add([]byte(`[1,2,{"uuid":""}]`))
+	f.Add([]byte(`[{"uuid":"\ud800"}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		pe, err := splitPage(body, "i", time.Unix(0, 0))
+		if err != nil {
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		for _, r := range pe.records {
+			if !json.Valid(r.Value) || !bytes.Contains(body, r.Value) || r.Value[0] != '{' {
+				t.Fatalf("record %q is not an object element of %q", r.Value, body)
+			}
+			if bus.Header(r, bus.HeaderUUID) == "" {
+				t.Fatal("record without uuid")
+			}
+		}
+	})
+}
