@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the clarion binary: with CLARION_TEST_MAIN=1
+// it runs main, so these tests exercise the real command line, signals and
+// environment without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("CLARION_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func clarion(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "CLARION_TEST_MAIN=1"), env...)
+	return cmd
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunCommandSIGTERM starts `clarion run` configured through CLARION_*
+// variables, creates an integration with `clarion integration create`,
+// delivers an event, and stops it with SIGTERM: it drains and exits 0, and
+// no secret appears in its logs.
+func TestRunCommandSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr, kafkaAddr := freePort(t), freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := clarion(ctx, []string{"CLARION_DATA_DIR=" + dir, "CLARION_HTTP=" + httpAddr, "CLARION_EMBEDDED_KAFKA=" + kafkaAddr, "CLARION_LOG_FORMAT=json"}, "run")
+	var logs bytes.Buffer
+	run.Stderr = &logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + httpAddr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	out, err := clarion(ctx, nil, "integration", "create", "--server", base, "--data-dir", dir,
+		"--tenant-url", "https://acme.okta.com", "--client-id", "0oa1", "--json").Output()
+	if err != nil {
+		t.Fatalf("integration create: %v", err)
+	}
+	var created struct {
+		ID           string          `json:"id"`
+		WebhookURL   string          `json:"webhook_url"`
+		AuthSecret   string          `json:"auth_secret"`
+		PublicKeyJWK json.RawMessage `json:"public_key_jwk"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.AuthSecret == "" {
+		t.Fatalf("create output %s: %v", out, err)
+	}
+	if created.WebhookURL != base+"/hooks/okta/"+created.ID || len(created.PublicKeyJWK) == 0 {
+		t.Fatalf("create output %s", out)
+	}
+
+	human, err := clarion(ctx, nil, "integration", "list", "--server", base, "--data-dir", dir).Output()
+	if err != nil || !strings.Contains(string(human), created.ID) || strings.Contains(string(human), created.AuthSecret) {
+		t.Fatalf("integration list: %v\n%s", err, human)
+	}
+
+	body := `{"eventType":"com.okta.event_hook","eventId":"e1","data":{"events":[{"uuid":"u1","actor":{"id":"00u1"}}]}}`
+	req, _ := http.NewRequest("POST", created.WebhookURL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Clarion-Hook-Secret", created.AuthSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("delivery: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	if err := run.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Wait(); err != nil {
+		t.Fatalf("clarion run exited with %v after SIGTERM; logs:\n%s", err, logs.String())
+	}
+	tok, _ := os.ReadFile(filepath.Join(dir, "admin-token"))
+	key, _ := os.ReadFile(filepath.Join(dir, "master.key"))
+	for name, secret := range map[string]string{"auth secret": created.AuthSecret, "admin token": strings.TrimSpace(string(tok)), "master key": strings.TrimSpace(string(key))} {
+		if secret == "" || strings.Contains(logs.String(), secret) {
+			t.Fatalf("%s missing or logged", name)
+		}
+	}
+	sawStopped := false
+	sc := bufio.NewScanner(&logs)
+	for sc.Scan() {
+		var l struct{ Msg string }
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "stopped" {
+			sawStopped = true
+		}
+	}
+	if !sawStopped {
+		t.Fatal("no clean stop logged")
+	}
+}
+
+func TestBadFlagsAndEnv(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{[]string{"CLARION_ACK_TIMEOUT=soon"}, []string{"run"}, "CLARION_ACK_TIMEOUT"},
+		{nil, []string{"gateway", "--data-dir", t.TempDir()}, "--kafka-brokers is required"},
+		{nil, []string{"run", "--log-level", "loud"}, "--log-level"},
+		{[]string{"CLARION_ADMIN_TOKEN=x"}, []string{"integration", "create", "--server", "http://127.0.0.1:1", "--tenant-url", "https://a.okta.com", "--client-id", "c"}, "is clarion running"},
+	} {
+		cmd := clarion(ctx, tc.env, tc.args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err == nil || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v %v: err %v, stderr %q, want it to mention %q", tc.env, tc.args, err, stderr.String(), tc.want)
+		}
+	}
+	out, err := clarion(ctx, nil, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "clarion ") {
+		t.Fatalf("version: %v %q", err, out)
+	}
+}
