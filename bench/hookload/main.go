@@ -19,15 +19,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	gen "github.com/clarion-itdr/clarion/bench/internal/deliveries"
 	"github.com/clarion-itdr/clarion/internal/app"
 	"github.com/clarion-itdr/clarion/internal/integration"
 )
@@ -62,7 +60,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hookload: bad flags")
 		os.Exit(2)
 	}
-	deliveries := makeDeliveries(512, *minEvents, *maxEvents)
+	deliveries := gen.Make(512, *minEvents, *maxEvents)
 	var results []result
 	run := func(name, target string, hdr http.Header) {
 		fmt.Fprintf(os.Stderr, "hookload: %s: warming up %v, measuring %v at concurrency %d\n", name, *warmup, *duration, *concurrency)
@@ -103,11 +101,6 @@ func main() {
 	}
 }
 
-type delivery struct {
-	body   []byte
-	events int
-}
-
 type result struct {
 	Name          string  `json:"name"`
 	Deliveries    int     `json:"deliveries"`
@@ -132,7 +125,7 @@ func cpuTime() time.Duration {
 }
 
 // load sends deliveries round-robin from concurrency workers for d.
-func load(target string, hdr http.Header, ds []delivery, concurrency int, d time.Duration) result {
+func load(target string, hdr http.Header, ds []gen.Delivery, concurrency int, d time.Duration) result {
 	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -152,8 +145,8 @@ func load(target string, hdr http.Header, ds []delivery, concurrency int, d time
 			var n, ev, errs, bytes int
 			for time.Now().Before(deadline) {
 				dl := ds[int(next.Add(1))%len(ds)]
-				req, _ := http.NewRequest(http.MethodPost, target, newReader(dl.body))
-				req.ContentLength = int64(len(dl.body))
+				req, _ := http.NewRequest(http.MethodPost, target, newReader(dl.Body))
+				req.ContentLength = int64(len(dl.Body))
 				req.Header.Set("Content-Type", "application/json")
 				for k, v := range hdr {
 					req.Header[k] = v
@@ -177,8 +170,8 @@ func load(target string, hdr http.Header, ds []delivery, concurrency int, d time
 					continue
 				}
 				n++
-				ev += dl.events
-				bytes += len(dl.body)
+				ev += dl.Events
+				bytes += len(dl.Body)
 			}
 			mu.Lock()
 			lat = append(lat, my...)
@@ -271,62 +264,3 @@ func startGateway() (string, http.Header, func()) {
 	}
 }
 
-// makeDeliveries builds n envelopes of min..max realistic events each.
-func makeDeliveries(n, min, max int) []delivery {
-	rng := mrand.New(mrand.NewPCG(1, 2))
-	out := make([]delivery, n)
-	for i := range out {
-		k := min + rng.IntN(max-min+1)
-		var b bytes.Buffer
-		fmt.Fprintf(&b, `{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://bench.okta.com/api/v1/eventHooks/whobench","eventId":"%s","eventTime":"2026-11-29T10:00:00.000Z","contentType":"application/json","data":{"events":[`, uuid())
-		for e := 0; e < k; e++ {
-			if e > 0 {
-				b.WriteByte(',')
-			}
-			writeEvent(&b, rng)
-		}
-		b.WriteString("]}}")
-		out[i] = delivery{body: b.Bytes(), events: k}
-	}
-	return out
-}
-
-func uuid() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-var cities = []struct {
-	city, state, country string
-	lat, lon             float64
-	ip                   string
-}{
-	{"Toronto", "Ontario", "Canada", 43.6567, -79.34, "142.126.158.61"},
-	{"New York", "New York", "United States", 40.7128, -74.006, "72.229.28.185"},
-	{"London", "England", "United Kingdom", 51.5072, -0.1276, "81.2.69.142"},
-	{"Berlin", "Berlin", "Germany", 52.52, 13.405, "91.64.12.7"},
-	{"Tokyo", "Tokyo", "Japan", 35.6762, 139.6503, "126.15.8.200"},
-	{"Atlanta", "Georgia", "United States", 33.9794, -84.3459, "99.108.5.25"},
-}
-
-// writeEvent writes one user.session.start LogEvent in Okta's shape (about
-// 2 KB, as Okta sends them: compact JSON).
-func writeEvent(b *bytes.Buffer, rng *mrand.Rand) {
-	c := cities[rng.IntN(len(cities))]
-	user := rng.IntN(5000)
-	fmt.Fprintf(b, `{"uuid":"%s","published":"2026-11-29T10:%02d:%02d.%03dZ","eventType":"user.session.start","version":"0","displayMessage":"User login to Okta","severity":"INFO",`+
-		`"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","os":"Mac OS X","browser":"CHROME"},"zone":"null","device":"Computer","id":null,"ipAddress":"%s",`+
-		`"geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},`+
-		`"ipChain":[{"ip":"%s","geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},"version":"V4","source":null}]},`+
-		`"device":null,"actor":{"id":"00u%016d","type":"User","alternateId":"user%d@bench.example.com","displayName":"User %d","detailEntry":null},`+
-		`"outcome":{"result":"SUCCESS","reason":null},`+
-		`"target":[{"id":"lae42mkdc9i9cbw3U1d6","type":"AuthenticatorEnrollment","alternateId":"unknown","displayName":"Password","detailEntry":null},{"id":"0oaz9fj21WKqTeaqs1d6","type":"AppInstance","alternateId":"Okta Dashboard","displayName":"Okta Dashboard","detailEntry":null}],`+
-		`"transaction":{"type":"WEB","id":"ZCCzm8j2wTvzwele2NwLnwAADSc","detail":{}},`+
-		`"debugContext":{"debugData":{"authnRequestId":"ZCCzlCoZuOyo8RfASqHmPAAAAc8","deviceFingerprint":"%032x","requestId":"ZCCzm8j2wTvzwele2NwLnwAADSc","dtHash":"f59d98b2e02f1319ef4ca651f57c36e3f25507f67dd6daf0408f753896b7e8dc","origin":"https://bench.okta.com","requestUri":"/idp/idx/identify","threatSuspected":"false","url":"/idp/idx/identify?"}},`+
-		`"legacyEventType":"core.user_auth.login_success","authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"authenticationStep":0,"externalSessionId":"idxyNcxVX2ESsSL0u462548Qg","interface":null},`+
-		`"securityContext":{"asNumber":%d,"asOrg":"example carrier","isp":"example isp inc","domain":"example.net","isProxy":false},"insertionTimestamp":null}`,
-		uuid(), rng.IntN(60), rng.IntN(60), rng.IntN(1000), c.ip, c.city, c.state, c.country, c.lat, c.lon, c.ip, c.city, c.state, c.country, c.lat, c.lon,
-		user, user, user, rng.Uint64(), 1000+rng.IntN(60000))
-}
