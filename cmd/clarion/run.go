@@ -49,5 +49,9 @@ func runTarget(cmd *cobra.Command, f *runFlags, target string) error {
 	if err != nil {
 		return err
 	}
+	if err := wireComponents(a, f, log); err != nil {
+		a.Close()
+		return err
+	}
 	return a.Run(ctx)
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/okta/sim"
+)
+
+// newDemoCmd runs `clarion run` plus a simulated Okta org and connects them
+// the way an admin does with the setup guide: create the integration through
+// Clarion's API, add its public key to an API Services app in the org,
+// create the event hook with the wizard's URL, field and secret (the org
+// verifies it), and let the org's traffic flow.
+func newDemoCmd() *cobra.Command {
+	var f runFlags
+	var (
+		simHTTP  string
+		simUsers int
+		simSeed  int64
+		simSpeed float64
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run Clarion plus a simulated Okta org, connected through the wizard's API and a real event hook",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			log, err := f.logger()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cfg := f.config(log)
+			cfg.AllowInsecureTenants = true
+
+			// The simulated org.
+			ln, err := net.Listen("tcp", simHTTP)
+			if err != nil {
+				return fmt.Errorf("--sim-http %s: %w", simHTTP, err)
+			}
+			orgURL := "http://" + ln.Addr().String()
+			s, err := sim.New(sim.Config{Users: simUsers, Seed: simSeed, Speed: simSpeed, OrgURL: orgURL, Logger: log.With("component", "oktasim")})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			simSrv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+			go simSrv.Serve(ln)
+			defer simSrv.Close()
+
+			a, err := app.New(ctx, cfg, app.TargetAll)
+			if err != nil {
+				return err
+			}
+			if err := wireComponents(a, &f, log); err != nil {
+				a.Close()
+				return err
+			}
+			runErr := make(chan error, 1)
+			go func() { runErr <- a.Run(ctx) }()
+
+			if err := connectDemoOrg(ctx, "http://"+a.Addr(), a.Token, orgURL, log); err != nil {
+				log.Error("demo setup failed", "err", err)
+				return errors.Join(err, <-runErr)
+			}
+			go func() {
+				if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					log.Error("simulated org stopped", "err", err)
+				}
+			}()
+			log.Info("demo running: the simulated org's sign-ins now reach Clarion through its event hook",
+				"console", "http://"+a.Addr(), "oktasim", orgURL, "admin_token_file", cfg.DataDir+"/admin-token")
+			return <-runErr
+		},
+	}
+	f.register(cmd.Flags(), true)
+	cmd.Flags().StringVar(&simHTTP, "sim-http", "127.0.0.1:8081", "listen address of the simulated Okta org")
+	cmd.Flags().IntVar(&simUsers, "sim-users", 200, "users in the simulated org")
+	cmd.Flags().Int64Var(&simSeed, "sim-seed", 1, "seed of the simulated traffic")
+	cmd.Flags().Float64Var(&simSpeed, "sim-speed", 60, "simulated seconds per real second (60: an hour of sign-ins a minute)")
+	envUsage(cmd.Flags())
+	return cmd
+}
+
+// connectDemoOrg performs the setup guide against the simulated org.
+func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *slog.Logger) error {
+	// Part 1, Steps 1-2: the API Services app exists and has a Client ID;
+	// Step 2 continued: the admin enters it with the tenant URL in the wizard.
+	clientID := "0oa" + fmt.Sprintf("%017d", time.Now().UnixNano()%1e17)
+	var created integration.Created
+	if err := postJSON(ctx, clarionURL+"/api/integrations", token, map[string]any{
+		"name": "Simulated org", "tenant_url": orgURL, "client_id": clientID, "insecure": true,
+	}, http.StatusCreated, &created); err != nil {
+		return fmt.Errorf("create integration: %w", err)
+	}
+	// Steps 3-4: add the wizard's public key to the app; grant the scopes.
+	var app struct {
+		ClientID string `json:"client_id"`
+	}
+	if err := postJSON(ctx, orgURL+"/sim/apps", "", map[string]any{
+		"client_id": clientID,
+		"jwks":      map[string]any{"keys": []json.RawMessage{created.PublicKeyJWK}},
+		"scopes":    []string{"okta.logs.read", "okta.users.manage"},
+		"dpop":      true,
+	}, http.StatusCreated, &app); err != nil {
+		return fmt.Errorf("register the app in the simulated org: %w", err)
+	}
+	// Part 2: the event hook, subscribed to user.session.start; the org verifies it.
+	var hook struct {
+		ID       string `json:"id"`
+		Verified bool   `json:"verified"`
+	}
+	if err := postJSON(ctx, orgURL+"/sim/eventhooks", "", map[string]any{
+		"url": created.WebhookURL, "auth_field": created.AuthField, "auth_secret": created.AuthSecret,
+		"events": []string{"user.session.start"},
+	}, http.StatusCreated, &hook); err != nil {
+		return fmt.Errorf("create the event hook in the simulated org: %w", err)
+	}
+	if !hook.Verified {
+		return errors.New("the simulated org could not verify the event hook")
+	}
+	log.Info("simulated org connected", "integration", created.ID, "client_id", app.ClientID, "event_hook", hook.ID)
+	return nil
+}
+
+func postJSON(ctx context.Context, url, token string, in any, want int, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, bytes.TrimSpace(raw))
+	}
+	return json.Unmarshal(raw, out)
+}
