@@ -311,3 +311,27 @@ func TestStopDrainsInFlightDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadyzFollowsKafka: /healthz answers while the process is up;
+// /readyz only while Kafka answers.
+func TestReadyzFollowsKafka(t *testing.T) {
+	t.Parallel()
+	c := bustest.New(t, 1)
+	a, _ := start(t, Config{DataDir: t.TempDir(), KafkaBrokers: c.Brokers}, TargetGateway)
+	base := "http://" + a.Addr()
+	c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _ := call(t, "GET", base+"/readyz", "", nil)
+		if code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d with Kafka gone", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _ := call(t, "GET", base+"/healthz", "", nil); code != 200 {
+		t.Fatalf("/healthz %d", code)
+	}
+}
