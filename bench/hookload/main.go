@@ -6,9 +6,11 @@
 // events/s and p50/p99/max latency for:
 //
 //   - ceiling: a bare net/http server that reads the body and answers 200;
-//   - gateway: Clarion's `run` target (gateway + embedded Kafka with acks=all,
+//   - gateway: Clarion's gateway with the embedded Kafka (acks=all,
 //     idempotent producer, persistence under a temporary data dir), created
-//     in this process exactly as `clarion run` creates it.
+//     in this process as `clarion run` creates them; the downstream
+//     consumers (processor, sinks) are not started, so that the figure is
+//     the ingest path's alone (bench/e2e measures the whole pipeline).
 //
 // Or, with -url, against an already running gateway (-secret, and -url being
 // the webhook URL). Usage:
@@ -234,8 +236,10 @@ func startCeiling() (string, func()) {
 	return ln.Addr().String(), func() { srv.Close() }
 }
 
-// startGateway starts Clarion's all-in-one target on loopback with a fresh
-// data dir and one integration, and returns its webhook URL and auth header.
+// startGateway starts Clarion's gateway target with the embedded broker
+// (as `clarion run` starts them, minus the downstream consumers) on loopback
+// with a fresh data dir and one integration, and returns its webhook URL and
+// auth header.
 func startGateway() (string, http.Header, func()) {
 	dir, err := os.MkdirTemp("", "hookload-")
 	if err != nil {
@@ -243,9 +247,9 @@ func startGateway() (string, http.Header, func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", EmbeddedKafka: "127.0.0.1:0", AdminToken: "bench",
+		DataDir: dir, HTTPAddr: "127.0.0.1:0", EmbeddedKafka: "127.0.0.1:0", AdminToken: "bench", EmbeddedAnyTarget: true,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, app.TargetAll)
+	}, app.TargetGateway)
 	if err != nil {
 		panic(err)
 	}
@@ -263,4 +267,3 @@ func startGateway() (string, http.Header, func()) {
 		os.RemoveAll(dir)
 	}
 }
-

@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/tidwall/gjson"
 
 	"github.com/clarion-itdr/clarion/okta/sim"
 )
@@ -31,8 +32,9 @@ var nextRe = regexp.MustCompile(`<([^>]+)>; rel="next"`)
 
 // BenchmarkLogsBackfill1M pulls 1,000,000 events with limit=1000 through
 // one HTTP connection, ASCENDING, following Link rel="next", and reports
-// events/s. The client side only splits the JSON array (json.RawMessage),
-// as a poller does before producing raw events.
+// events/s. The client side only splits the JSON array into raw events
+// (gjson), as a poller does before producing them, so the figure is the
+// simulator's serving rate plus HTTP.
 func BenchmarkLogsBackfill1M(b *testing.B) {
 	const events = 1000000
 	start := time.Now()
@@ -64,14 +66,21 @@ func BenchmarkLogsBackfill1M(b *testing.B) {
 			}
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			var page []json.RawMessage
-			if err := json.Unmarshal(body, &page); err != nil {
-				b.Fatal(err)
+			root := gjson.ParseBytes(body)
+			if !root.IsArray() {
+				b.Fatalf("page: %.200s", body)
 			}
-			if len(page) == 0 {
+			k := 0
+			root.ForEach(func(_, v gjson.Result) bool {
+				if v.Type == gjson.JSON {
+					k++
+				}
+				return true
+			})
+			if k == 0 {
 				break
 			}
-			n += len(page)
+			n += k
 			m := nextRe.FindStringSubmatch(strings.Join(res.Header.Values("Link"), ","))
 			if m == nil {
 				b.Fatal("no next link")

@@ -1,13 +1,22 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/spf13/cobra"
 )
 
-// wireComponents adds the background components of a target to a (the
-// poller, processor and sinks, as they land).
-func wireComponents(a *app.App, f *runFlags, log *slog.Logger) error {
-	return nil
+// newComponentCmd is `clarion poller|processor|sink`: one component alone
+// against --kafka-brokers, with /metrics, /healthz and /readyz on --http.
+func newComponentCmd(target, short string) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   target,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTarget(cmd, &f, target)
+		},
+	}
+	f.register(cmd.Flags(), false)
+	envUsage(cmd.Flags())
+	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,10 +68,6 @@ func newDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := wireComponents(a, &f, log); err != nil {
-				a.Close()
-				return err
-			}
 			runErr := make(chan error, 1)
 			go func() { runErr <- a.Run(ctx) }()
 
@@ -84,7 +81,7 @@ func newDemoCmd() *cobra.Command {
 				}
 			}()
 			log.Info("demo running: the simulated org's sign-ins now reach Clarion through its event hook",
-				"console", "http://"+a.Addr(), "oktasim", orgURL, "admin_token_file", cfg.DataDir+"/admin-token")
+				"console", "http://"+a.Addr(), "oktasim", orgURL, "admin_token_file", filepath.Join(cfg.DataDir, "admin-token"))
 			return <-runErr
 		},
 	}

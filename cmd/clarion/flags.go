@@ -91,6 +91,9 @@ func (f *runFlags) logger() (*slog.Logger, error) {
 // secrets are never written, whatever a caller passes.
 func redact(_ []string, a slog.Attr) slog.Attr {
 	k := strings.ToLower(a.Key)
+	if strings.HasSuffix(k, "_path") || strings.HasSuffix(k, "_file") {
+		return a // where a secret lives, not the secret
+	}
 	for _, s := range []string{"secret", "token", "password", "authorization", "private", "assertion"} {
 		if strings.Contains(k, s) {
 			return slog.String(a.Key, "[redacted]")
@@ -107,6 +110,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		KafkaBrokers:         f.kafkaBrokers,
 		EmbeddedKafka:        f.embeddedKafka,
 		Partitions:           f.partitions,
+		ClickHouse:           f.clickhouse,
 		AdminToken:           os.Getenv("CLARION_ADMIN_TOKEN"),
 		MasterKey:            os.Getenv("CLARION_MASTER_KEY"),
 		MaxBody:              f.maxBody,

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/clarion-itdr/clarion/internal/app"
 )
 
 func main() {
@@ -39,7 +41,15 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newRunCmd(),
 		newGatewayCmd(),
+		newComponentCmd(app.TargetPoller, "Run the Okta System Log poller alone, against --kafka-brokers"),
+		newComponentCmd(app.TargetProcessor, "Run detection alone, against --kafka-brokers"),
+		newComponentCmd(app.TargetSink, "Run the Parquet sink (and the ClickHouse sink with --clickhouse) alone, against --kafka-brokers"),
+		newConsoleCmd(),
+		newDemoCmd(),
+		newOktasimCmd(),
 		newIntegrationCmd(),
+		newBackfillCmd(),
+		newEvalCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -160,3 +160,69 @@ func TestBadFlagsAndEnv(t *testing.T) {
 		t.Fatalf("version: %v %q", err, out)
 	}
 }
+
+// TestDemoConnectsSimulatedOrg runs `clarion demo`: the integration is
+// created through the API, the simulated org verifies the event hook, and
+// its sign-ins reach Clarion (by the hook or the poller) within a minute.
+func TestDemoConnectsSimulatedOrg(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr, kafkaAddr, simAddr := freePort(t), freePort(t), freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	demo := clarion(ctx, nil, "demo", "--data-dir", dir, "--http", httpAddr, "--embedded-kafka", kafkaAddr, "--sim-http", simAddr, "--sim-users", "50", "--log-level", "warn")
+	var logs bytes.Buffer
+	demo.Stderr = &logs
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		demo.Process.Signal(syscall.SIGTERM)
+		demo.Wait()
+	}()
+	base := "http://" + httpAddr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("no events within a minute; logs:\n%s", logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+		tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+		if err != nil {
+			continue
+		}
+		req, _ := http.NewRequest("GET", base+"/api/integrations", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var list struct {
+			Integrations []struct {
+				Hook struct {
+					VerifiedAt *time.Time `json:"verified_at"`
+				} `json:"event_hook"`
+			} `json:"integrations"`
+		}
+		json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if len(list.Integrations) != 1 || list.Integrations[0].Hook.VerifiedAt == nil {
+			continue
+		}
+		resp, err = http.Get(base + "/metrics")
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		events := false
+		for sc.Scan() {
+			l := sc.Text()
+			if (strings.HasPrefix(l, "clarion_gateway_events_total{") || strings.HasPrefix(l, "clarion_poller_events_total{")) && !strings.HasSuffix(l, " 0") {
+				events = true
+			}
+		}
+		resp.Body.Close()
+		if events {
+			return
+		}
+	}
+}

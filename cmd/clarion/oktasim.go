@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/clarion-itdr/clarion/okta/sim"
 )
@@ -25,6 +26,7 @@ func newOktasimCmd() *cobra.Command {
 		history       time.Duration
 		historyEvents int
 		speed         float64
+		catchUp       time.Duration
 		rateLimit     int
 		orgURL        string
 		attackRate    float64
@@ -55,7 +57,7 @@ Simulator-only admin endpoints (no authentication; keep the simulator on localho
 			}
 			s, err := sim.New(sim.Config{
 				Users: users, Seed: seed, History: history, HistoryEvents: historyEvents,
-				Speed: speed, RateLimitPerMinute: rateLimit, OrgURL: orgURL,
+				Speed: speed, CatchUp: catchUp, RateLimitPerMinute: rateLimit, OrgURL: orgURL,
 				AttackRate: attackRate, AppSignOns: appSignOns, Logger: log,
 			})
 			if err != nil {
@@ -85,29 +87,26 @@ Simulator-only admin endpoints (no authentication; keep the simulator on localho
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "http", oktasimEnv("CLARION_SIM_HTTP", "127.0.0.1:8081"), "listen address (CLARION_SIM_HTTP)")
-	f.IntVar(&users, "users", oktasimEnvInt("CLARION_SIM_USERS", 200), "users in the org (CLARION_SIM_USERS)")
-	f.Int64Var(&seed, "seed", int64(oktasimEnvInt("CLARION_SIM_SEED", 1)), "traffic seed (CLARION_SIM_SEED)")
+	f.StringVar(&addr, "http", "127.0.0.1:8081", "listen address")
+	f.IntVar(&users, "users", 200, "users in the org")
+	f.Int64Var(&seed, "seed", 1, "traffic seed")
 	f.DurationVar(&history, "history", 14*24*time.Hour, "past traffic the System Log holds at start")
 	f.IntVar(&historyEvents, "history-events", 0, "size the history by events instead (e.g. 1000000)")
 	f.Float64Var(&speed, "speed", 1, "simulated seconds per real second for live traffic")
+	f.DurationVar(&catchUp, "catch-up", 0, "with --speed above 1: start this far behind the wall clock and never run past it")
 	f.IntVar(&rateLimit, "rate-limit", 0, "requests per minute per endpoint family; 0 = off")
 	f.StringVar(&orgURL, "org-url", "", "the org URL clients use (token audience, DPoP htu); default http://<listen address>")
 	f.Float64Var(&attackRate, "attack-rate", 0, "attack incidents per user per day; 0 = default 0.005")
 	f.BoolVar(&appSignOns, "app-sign-ons", false, "also log user.authentication.sso events")
+	// Every flag has an environment equivalent: CLARION_SIM_<FLAG>, e.g.
+	// CLARION_SIM_RATE_LIMIT=600; the command line wins.
+	f.VisitAll(func(fl *pflag.Flag) {
+		env := "CLARION_SIM_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			_ = fl.Value.Set(v)
+			fl.DefValue = v
+		}
+		fl.Usage += " [" + env + "]"
+	})
 	return cmd
-}
-
-func oktasimEnv(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func oktasimEnvInt(k string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
-	}
-	return def
 }

@@ -49,9 +49,20 @@ func runTarget(cmd *cobra.Command, f *runFlags, target string) error {
 	if err != nil {
 		return err
 	}
-	if err := wireComponents(a, f, log); err != nil {
-		a.Close()
-		return err
-	}
 	return a.Run(ctx)
+}
+
+func newConsoleCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Run the console API alone, against --kafka-brokers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTarget(cmd, &f, app.TargetConsole)
+		},
+	}
+	f.register(cmd.Flags(), false)
+	envUsage(cmd.Flags())
+	return cmd
 }

@@ -35,14 +35,22 @@ import (
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/secrets"
+	"github.com/clarion-itdr/clarion/okta"
 )
 
 // Targets: which components a process runs.
 const (
-	TargetAll     = "all"     // every component (clarion run)
-	TargetGateway = "gateway" // the event hook endpoint only
-	TargetConsole = "console" // the console API and UI only
+	TargetAll       = "all"       // every component (clarion run)
+	TargetGateway   = "gateway"   // the event hook endpoint only
+	TargetConsole   = "console"   // the console API and UI only
+	TargetPoller    = "poller"    // the System Log poller only
+	TargetProcessor = "processor" // detection only
+	TargetSink      = "sink"      // the ClickHouse and Parquet sinks only
 )
+
+// Runs reports whether a process started for target runs component (one of
+// the single-component targets).
+func Runs(target, component string) bool { return target == TargetAll || target == component }
 
 // Config configures a process. Zero values take the defaults named.
 type Config struct {
@@ -62,6 +70,13 @@ type Config struct {
 	// EmbeddedKafka is the embedded broker's listen address. Default
 	// 127.0.0.1:9092, so kcat and other Kafka tools can read it.
 	EmbeddedKafka string
+	// EmbeddedAnyTarget lets a single-component target start the embedded
+	// broker when KafkaBrokers is empty (benchmarks and tests; the
+	// per-component commands always need a real cluster).
+	EmbeddedAnyTarget bool
+	// ClickHouse is the native address (host:9000) of the ClickHouse the
+	// sink writes to. Empty: no ClickHouse sink.
+	ClickHouse string
 	// Partitions of the data topics Clarion creates when missing. Default 6
 	// embedded, 12 on a real cluster.
 	Partitions int32
@@ -172,7 +187,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	a.Brokers = cfg.KafkaBrokers
 	partitions := cfg.Partitions
 	if len(a.Brokers) == 0 {
-		if target != TargetAll {
+		if target != TargetAll && !cfg.EmbeddedAnyTarget {
 			return nil, errors.New("--kafka-brokers is required for a single component; `clarion run` starts an embedded broker")
 		}
 		a.embedded, err = bus.StartEmbedded(cfg.DataDir, cfg.EmbeddedKafka)
@@ -221,7 +236,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	})
 	a.Mux.HandleFunc("GET /readyz", a.serveReady)
 
-	if target == TargetAll || target == TargetGateway {
+	if Runs(target, TargetGateway) {
 		gw, err := gateway.New(gateway.Config{
 			Registry: a.Store, Producer: a.producer, MaxBody: cfg.MaxBody, AckTimeout: cfg.AckTimeout,
 			Logger: a.log.With("component", "gateway"), Registerer: a.Registry,
@@ -231,7 +246,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		}
 		gw.Register(a.Mux)
 	}
-	if target == TargetAll || target == TargetConsole {
+	if Runs(target, TargetConsole) {
 		tokPath := filepath.Join(cfg.DataDir, "admin-token")
 		tok, created, err := secrets.LoadOrCreateToken(cfg.AdminToken, tokPath)
 		if err != nil {
@@ -244,14 +259,36 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		a.API, err = api.New(api.Config{
 			Token: tok, Registry: a.Store, PublicURL: a.cfg.PublicURL,
 			AllowInsecureTenants: cfg.AllowInsecureTenants, Logger: a.log.With("component", "api"),
+			Verify: a.verify,
 		})
 		if err != nil {
 			return nil, err
 		}
 		a.API.Register(a.Mux)
 	}
+	if err := a.addComponents(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// verify runs an integration's read-only checks against its Okta org.
+func (a *App) verify(ctx context.Context, in *integration.Integration, hook integration.HookStatus) (any, error) {
+	c, err := in.OktaClient(a.Key, okta.Config{Logger: a.log.With("component", "okta", "integration", in.ID)})
+	if err != nil {
+		return nil, err
+	}
+	return okta.Verify(ctx, c, okta.HookStatus(hook)), nil
+}
+
+// Target returns the target the process was built for.
+func (a *App) Target() string { return a.target }
+
+// DataDir returns the process's data directory.
+func (a *App) DataDir() string { return a.cfg.DataDir }
+
+// Logger returns the process's logger.
+func (a *App) Logger() *slog.Logger { return a.log }
 
 // Producer returns the process's shared Kafka producer (acks=all, idempotent).
 func (a *App) Producer() *kgo.Client { return a.producer }

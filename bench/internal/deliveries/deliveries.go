@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
+	"time"
 )
 
 // Delivery is one request body and the number of events in it.
@@ -59,21 +60,31 @@ var cities = []struct {
 }
 
 // WriteEvent writes one user.session.start LogEvent in Okta's shape (about
-// 2 KB, as Okta sends them: compact JSON).
+// 2 KB, as Okta sends them: compact JSON) for a random user at a synthetic
+// time.
 func WriteEvent(b *bytes.Buffer, rng *mrand.Rand) {
-	c := cities[rng.IntN(len(cities))]
 	user := rng.IntN(5000)
-	fmt.Fprintf(b, `{"uuid":"%s","published":"2026-11-29T10:%02d:%02d.%03dZ","eventType":"user.session.start","version":"0","displayMessage":"User login to Okta","severity":"INFO",`+
+	ts := time.Date(2026, 11, 29, 10, rng.IntN(60), rng.IntN(60), rng.IntN(1000)*1e6, time.UTC)
+	WriteEventAt(b, rng, fmt.Sprintf("00u%016d", user), user, ts, false)
+}
+
+// WriteEventAt writes one user.session.start LogEvent for the user with the
+// given actor id, published at ts. Each user signs in from one home city
+// (chosen by home), with their usual device and network; proxy marks the
+// sign-in as coming from an anonymising proxy.
+func WriteEventAt(b *bytes.Buffer, rng *mrand.Rand, actorID string, home int, ts time.Time, proxy bool) {
+	c := cities[home%len(cities)]
+	fmt.Fprintf(b, `{"uuid":"%s","published":"%s","eventType":"user.session.start","version":"0","displayMessage":"User login to Okta","severity":"INFO",`+
 		`"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","os":"Mac OS X","browser":"CHROME"},"zone":"null","device":"Computer","id":null,"ipAddress":"%s",`+
 		`"geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},`+
 		`"ipChain":[{"ip":"%s","geographicalContext":{"city":"%s","state":"%s","country":"%s","postalCode":"M4M","geolocation":{"lat":%.4f,"lon":%.4f}},"version":"V4","source":null}]},`+
-		`"device":null,"actor":{"id":"00u%016d","type":"User","alternateId":"user%d@bench.example.com","displayName":"User %d","detailEntry":null},`+
+		`"device":null,"actor":{"id":"%s","type":"User","alternateId":"%s@bench.example.com","displayName":"User %d","detailEntry":null},`+
 		`"outcome":{"result":"SUCCESS","reason":null},`+
 		`"target":[{"id":"lae42mkdc9i9cbw3U1d6","type":"AuthenticatorEnrollment","alternateId":"unknown","displayName":"Password","detailEntry":null},{"id":"0oaz9fj21WKqTeaqs1d6","type":"AppInstance","alternateId":"Okta Dashboard","displayName":"Okta Dashboard","detailEntry":null}],`+
 		`"transaction":{"type":"WEB","id":"ZCCzm8j2wTvzwele2NwLnwAADSc","detail":{}},`+
 		`"debugContext":{"debugData":{"authnRequestId":"ZCCzlCoZuOyo8RfASqHmPAAAAc8","deviceFingerprint":"%032x","requestId":"ZCCzm8j2wTvzwele2NwLnwAADSc","dtHash":"f59d98b2e02f1319ef4ca651f57c36e3f25507f67dd6daf0408f753896b7e8dc","origin":"https://bench.okta.com","requestUri":"/idp/idx/identify","threatSuspected":"false","url":"/idp/idx/identify?"}},`+
 		`"legacyEventType":"core.user_auth.login_success","authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"authenticationStep":0,"externalSessionId":"idxyNcxVX2ESsSL0u462548Qg","interface":null},`+
-		`"securityContext":{"asNumber":%d,"asOrg":"example carrier","isp":"example isp inc","domain":"example.net","isProxy":false},"insertionTimestamp":null}`,
-		uuid(), rng.IntN(60), rng.IntN(60), rng.IntN(1000), c.ip, c.city, c.state, c.country, c.lat, c.lon, c.ip, c.city, c.state, c.country, c.lat, c.lon,
-		user, user, user, rng.Uint64(), 1000+rng.IntN(60000))
+		`"securityContext":{"asNumber":%d,"asOrg":"example carrier","isp":"example isp inc","domain":"example.net","isProxy":%t},"insertionTimestamp":null}`,
+		uuid(), ts.UTC().Format("2006-01-02T15:04:05.000Z"), c.ip, c.city, c.state, c.country, c.lat, c.lon, c.ip, c.city, c.state, c.country, c.lat, c.lon,
+		actorID, actorID, home, uint64(home)*0x9e3779b97f4a7c15, 7000+home%50, proxy)
 }

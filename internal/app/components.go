@@ -1,0 +1,54 @@
+package app
+
+import (
+	"github.com/clarion-itdr/clarion/ingest/poller"
+	"github.com/clarion-itdr/clarion/processor"
+	"github.com/clarion-itdr/clarion/sinks/clickhouse"
+	"github.com/clarion-itdr/clarion/sinks/parquet"
+)
+
+// addComponents adds the background components of the process's target:
+// the System Log poller, the processor and the sinks (Parquet always,
+// ClickHouse when Config.ClickHouse is set). The gateway and the console API
+// are HTTP handlers, mounted by New.
+func (a *App) addComponents() error {
+	t, log := a.target, a.log
+	if Runs(t, TargetPoller) {
+		p, err := poller.New(poller.Config{
+			Brokers: a.Brokers, Registry: a.Store, MasterKey: a.Key,
+			Logger: log.With("component", "poller"), Registerer: a.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		a.Add("poller", p)
+	}
+	if Runs(t, TargetProcessor) {
+		p, err := processor.New(processor.Config{
+			Brokers: a.Brokers, Logger: log.With("component", "processor"), Registerer: a.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		a.Add("processor", p)
+	}
+	if Runs(t, TargetSink) {
+		pq, err := parquet.New(parquet.Config{
+			Brokers: a.Brokers, DataDir: a.cfg.DataDir, Logger: log.With("component", "sink-parquet"), Registerer: a.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		a.Add("sink-parquet", pq)
+		if a.cfg.ClickHouse != "" {
+			ch, err := clickhouse.New(clickhouse.Config{
+				Brokers: a.Brokers, Addr: a.cfg.ClickHouse, Logger: log.With("component", "sink-clickhouse"), Registerer: a.Registry,
+			})
+			if err != nil {
+				return err
+			}
+			a.Add("sink-clickhouse", ch)
+		}
+	}
+	return nil
+}
