@@ -29,6 +29,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
@@ -59,6 +60,11 @@ type Config struct {
 	Producer Producer
 	// MaxBody is the largest delivery body accepted. Default 10 MiB.
 	MaxBody int64
+	// MaxInFlightBytes bounds the bodies held at once by deliveries in
+	// progress (each counts its Content-Length, or MaxBody when unknown).
+	// A delivery that does not fit is answered 503 at once, so that Okta
+	// retries, instead of exhausting memory. Default 256 MiB.
+	MaxInFlightBytes int64
 	// AckTimeout bounds the wait for Kafka to acknowledge a delivery's
 	// records; past it the answer is 503. Default 2.5 s, inside Okta's 3 s.
 	AckTimeout time.Duration
@@ -72,14 +78,16 @@ type Config struct {
 
 const (
 	defaultMaxBody    = 10 << 20
+	defaultInFlight   = 256 << 20
 	defaultAckTimeout = 2500 * time.Millisecond
 	maxChallenge      = 1024
 )
 
 // Gateway serves GET and POST /hooks/okta/{integrationID}.
 type Gateway struct {
-	cfg Config
-	m   *metrics
+	cfg      Config
+	m        *metrics
+	inFlight *semaphore.Weighted
 	buf sync.Pool // *[]byte bodies, reused only when no record can still reference them
 }
 
@@ -94,6 +102,12 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = defaultAckTimeout
 	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = defaultInFlight
+	}
+	if cfg.MaxInFlightBytes < cfg.MaxBody {
+		cfg.MaxInFlightBytes = cfg.MaxBody
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -104,7 +118,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, m: m}, nil
+	return &Gateway{cfg: cfg, m: m, inFlight: semaphore.NewWeighted(cfg.MaxInFlightBytes)}, nil
 }
 
 // Register adds the gateway's routes to mux.
@@ -172,6 +186,17 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than "+strconv.FormatInt(g.cfg.MaxBody, 10)+" bytes")
 		return
 	}
+	weight := r.ContentLength
+	if weight <= 0 {
+		weight = g.cfg.MaxBody
+	}
+	if !g.inFlight.TryAcquire(weight) {
+		g.m.overloaded.Inc()
+		rec.Header().Set("Retry-After", "1")
+		writeError(rec, http.StatusServiceUnavailable, "overloaded", "too many deliveries in progress; Okta will retry")
+		return
+	}
+	defer g.inFlight.Release(weight)
 	bp, err := g.readBody(rec, r)
 	if err != nil {
 		var mbe *http.MaxBytesError

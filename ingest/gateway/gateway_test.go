@@ -402,3 +402,50 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestOverloadAnswers503: when the bodies in progress fill the in-flight
+// budget, a further delivery is refused at once with 503 (Okta retries)
+// rather than read into memory; once the budget frees, deliveries pass.
+func TestOverloadAnswers503(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{MaxBody: 1 << 20, MaxInFlightBytes: 1 << 20})
+	id, secret := h.integration()
+	// A slow delivery declares 1 MiB and sends it slowly, holding the budget.
+	pr, pw := io.Pipe()
+	slow, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/hooks/okta/"+id, pr)
+	slow.ContentLength = 1 << 20
+	slow.Header.Set("Content-Type", "application/json")
+	slow.Header.Set(integration.DefaultAuthField, secret)
+	slowDone := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(slow)
+		if err != nil {
+			slowDone <- -1
+			return
+		}
+		resp.Body.Close()
+		slowDone <- resp.StatusCode
+	}()
+	pw.Write([]byte(`{"data":{"events":[],"pad":"`))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := h.post(id, secret, "application/json", wrap("x", event("u-over", "00u1", "a")))
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "overloaded") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never refused while the budget was held: %d %s", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pad := (1 << 20) - len(`{"data":{"events":[],"pad":"`) - len(`"}}`)
+	pw.Write(bytes.Repeat([]byte("x"), pad))
+	pw.Write([]byte(`"}}`))
+	pw.Close()
+	if code := <-slowDone; code != 200 {
+		t.Fatalf("slow delivery: %d", code)
+	}
+	if code, body := h.post(id, secret, "application/json", wrap("x", event("u-after", "00u1", "a"))); code != 200 {
+		t.Fatalf("after the budget freed: %d %s", code, body)
+	}
+}

@@ -12,6 +12,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	produceErrors prometheus.Counter
+	overloaded    prometheus.Counter
 }
 
 // newMetrics builds the gateway's collectors and registers them with reg
@@ -35,9 +36,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_gateway_produce_errors_total",
 			Help: "Deliveries answered 503 because Kafka did not acknowledge every record in time.",
 		}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clarion_gateway_overloaded_total",
+			Help: "Deliveries answered 503 because the in-flight byte budget was exhausted.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.events, m.duration, m.produceErrors} {
+		for _, c := range []prometheus.Collector{m.requests, m.events, m.duration, m.produceErrors, m.overloaded} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -2,18 +2,18 @@ package poller
 
 import (
 	"errors"
-	"fmt"
+	"strings"
 	"time"
+	"unsafe"
 
-	"github.com/tidwall/gjson"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
-// ErrPage means a System Log page was not a JSON array.
-var ErrPage = errors.New("poller: System Log page is not a JSON array")
+// ErrPage means a System Log page was not a valid JSON array.
+var ErrPage = errors.New("poller: System Log page is not a valid JSON array")
 
 // pageEvents is what one page turned into.
 type pageEvents struct {
@@ -38,62 +38,34 @@ var (
 // source=poll, received_at and uuid.
 func splitPage(body []byte, integrationID string, receivedAt time.Time) (pageEvents, error) {
 	var out pageEvents
-	if !gjson.ValidBytes(body) {
-		return out, fmt.Errorf("%w: invalid JSON", ErrPage)
-	}
-	arr := gjson.ParseBytes(body)
-	if !arr.IsArray() {
-		return out, ErrPage
-	}
 	idb := []byte(integrationID)
 	rat := []byte(bus.FormatTime(receivedAt))
-	arr.ForEach(func(_, v gjson.Result) bool {
-		if !v.IsObject() {
+	err := scanPage(body, func(e *element) {
+		if !e.object || !e.uuidOK || e.uuid == "" {
 			out.skipped++
-			return true
+			return
 		}
-		var uuid, published, actorID, actorLogin string
-		v.ForEach(func(k, f gjson.Result) bool {
-			switch k.Str {
-			case "uuid":
-				if f.Type == gjson.String {
-					uuid = f.Str
-				}
-			case "published":
-				published = f.String()
-			case "actor":
-				f.ForEach(func(k, a gjson.Result) bool {
-					switch k.Str {
-					case "id":
-						actorID = a.String()
-					case "alternateId":
-						actorLogin = a.String()
-					}
-					return true
-				})
-			}
-			return true
-		})
-		if uuid == "" {
-			out.skipped++
-			return true
-		}
+		uuid := []byte(e.uuid)
 		out.records = append(out.records, &kgo.Record{
 			Topic: bus.TopicEvents,
-			Key:   bus.KeyFor(integrationID, logevent.UserKey(actorID, actorLogin)),
-			Value: []byte(v.Raw),
+			Key:   bus.KeyFor(integrationID, logevent.UserKey(e.actorID, e.actorLogin)),
+			Value: e.raw,
 			Headers: []kgo.RecordHeader{
 				{Key: bus.HeaderIntegrationID, Value: idb},
 				{Key: bus.HeaderSource, Value: sourcePoll},
 				{Key: bus.HeaderReceivedAt, Value: rat},
-				{Key: bus.HeaderUUID, Value: []byte(uuid)},
+				{Key: bus.HeaderUUID, Value: uuid},
 			},
 		})
-		out.lastUUID, out.lastPublished = uuid, published
-		if t, err := logevent.ParseTime(published); err == nil && t.After(out.maxPublished) {
+		out.lastUUID, out.lastPublished = string(uuid), strings.Clone(e.published)
+		if t, err := logevent.ParseTime(e.published); err == nil && t.After(out.maxPublished) {
 			out.maxPublished = t
 		}
-		return true
 	})
+	if err != nil {
+		return pageEvents{}, err
+	}
 	return out, nil
 }
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

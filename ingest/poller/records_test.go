@@ -3,6 +3,7 @@ package poller
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,21 +100,72 @@ func FuzzSplitPage(f *testing.F) {
 	f.Add([]byte(`[{"uuid":"a"},{"uuid":"b","actor":{"id":"x"}}]`))
 	f.Add([]byte(`[1,2,{"uuid":""}]`))
 	f.Add([]byte(`[{"uuid":"\ud800"}]`))
+	f.Add([]byte(`[{"uuid":"a","uuid":"b","actor":{"id":"x","id":"y"}}]`))
+	f.Add([]byte(`[{"uuid":"a\"b","actor":{"id":"unknown","alternateId":"\u00e9"}}] `))
+	f.Add([]byte(`[-0.5e+3, true, false, null, [], {}, "x"]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		pe, err := splitPage(body, "i", time.Unix(0, 0))
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		want := json.Valid(body) && len(trimmed) > 0 && trimmed[0] == '['
+		if (err == nil) != want {
+			t.Fatalf("splitPage(%q) err = %v, json.Valid says array: %v", body, err, want)
+		}
 		if err != nil {
 			return
 		}
-		if !json.Valid(body) {
-			t.Fatalf("accepted invalid JSON %q", body)
+		var elems []json.RawMessage
+		if err := json.Unmarshal(body, &elems); err != nil {
+			t.Fatal(err)
+		}
+		if len(pe.records)+pe.skipped != len(elems) {
+			t.Fatalf("%d records + %d skipped for %d elements", len(pe.records), pe.skipped, len(elems))
 		}
 		for _, r := range pe.records {
 			if !json.Valid(r.Value) || !bytes.Contains(body, r.Value) || r.Value[0] != '{' {
 				t.Fatalf("record %q is not an object element of %q", r.Value, body)
 			}
-			if bus.Header(r, bus.HeaderUUID) == "" {
-				t.Fatal("record without uuid")
+			var ev logevent.Event
+			if err := logevent.Parse(r.Value, &ev); err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			if bus.Header(r, bus.HeaderUUID) != ev.UUID || string(r.Key) != "i/"+ev.UserKey() {
+				t.Fatalf("record %q: uuid header %q key %q; logevent says %q %q", r.Value, bus.Header(r, bus.HeaderUUID), r.Key, ev.UUID, ev.UserKey())
 			}
 		}
 	})
+}
+
+// TestScanPageAgreesWithEncodingJSON mutates valid pages at random (a
+// deterministic cheap fuzz that runs in every test run) and checks that
+// the scanner accepts exactly what encoding/json.Valid accepts.
+func TestScanPageAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	page, _ := samplesPage(t)
+	seeds := [][]byte{page, []byte(`[{"uuid":"a\"b","n":-0.5e+3,"x":[true,false,null,{}],"actor":{"id":"\u00e9"}}]`), []byte(` [ 1 , "x" ] `)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("[]{}\",:\\/-+.eE0123456789tfnulraxb \t\n\u00e9")
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	for i := 0; i < n; i++ {
+		b := bytes.Clone(seeds[rng.IntN(len(seeds))])
+		for k := rng.IntN(4) + 1; k > 0 && len(b) > 0; k-- {
+			p := rng.IntN(len(b))
+			switch rng.IntN(3) {
+			case 0:
+				b[p] = alphabet[rng.IntN(len(alphabet))]
+			case 1:
+				b = append(b[:p], b[p+1:]...)
+			case 2:
+				b = append(b[:p], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[p:]...)...)
+			}
+		}
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		want := json.Valid(b) && len(trimmed) > 0 && trimmed[0] == '['
+		_, err := splitPage(b, "i", time.Unix(0, 0))
+		if (err == nil) != want {
+			t.Fatalf("splitPage(%q): err %v, json.Valid array %v", b, err, want)
+		}
+	}
 }
