@@ -32,6 +32,7 @@ func newDemoCmd() *cobra.Command {
 		simUsers int
 		simSeed  int64
 		simSpeed float64
+		simCatch time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -55,7 +56,7 @@ func newDemoCmd() *cobra.Command {
 				return fmt.Errorf("--sim-http %s: %w", simHTTP, err)
 			}
 			orgURL := "http://" + ln.Addr().String()
-			s, err := sim.New(sim.Config{Users: simUsers, Seed: simSeed, Speed: simSpeed, OrgURL: orgURL, Logger: log.With("component", "oktasim")})
+			s, err := sim.New(sim.Config{Users: simUsers, Seed: simSeed, Speed: simSpeed, CatchUp: simCatch, OrgURL: orgURL, Logger: log.With("component", "oktasim")})
 			if err != nil {
 				ln.Close()
 				return err
@@ -89,7 +90,8 @@ func newDemoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&simHTTP, "sim-http", "127.0.0.1:8081", "listen address of the simulated Okta org")
 	cmd.Flags().IntVar(&simUsers, "sim-users", 200, "users in the simulated org")
 	cmd.Flags().Int64Var(&simSeed, "sim-seed", 1, "seed of the simulated traffic")
-	cmd.Flags().Float64Var(&simSpeed, "sim-speed", 60, "simulated seconds per real second (60: an hour of sign-ins a minute)")
+	cmd.Flags().Float64Var(&simSpeed, "sim-speed", 60, "simulated seconds per real second while catching up (60: an hour of sign-ins a minute)")
+	cmd.Flags().DurationVar(&simCatch, "sim-catch-up", time.Hour, "start the simulated clock this far behind and run it at --sim-speed until it meets the wall clock (events are never in the future)")
 	envUsage(cmd.Flags())
 	return cmd
 }

@@ -169,7 +169,7 @@ func TestDemoConnectsSimulatedOrg(t *testing.T) {
 	httpAddr, kafkaAddr, simAddr := freePort(t), freePort(t), freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	demo := clarion(ctx, nil, "demo", "--data-dir", dir, "--http", httpAddr, "--embedded-kafka", kafkaAddr, "--sim-http", simAddr, "--sim-users", "50", "--log-level", "warn")
+	demo := clarion(ctx, nil, "demo", "--data-dir", dir, "--http", httpAddr, "--embedded-kafka", kafkaAddr, "--sim-http", simAddr, "--log-level", "warn")
 	var logs bytes.Buffer
 	demo.Stderr = &logs
 	if err := demo.Start(); err != nil {
