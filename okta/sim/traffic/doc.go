@@ -1,0 +1,96 @@
+// Package traffic is the simulated Okta org's traffic model: seeded,
+// deterministic System Log events (user.session.start, optionally
+// user.authentication.sso) for an org's users, with injected attacks and
+// the ground truth a detector is scored against.
+//
+// # The org
+//
+// Users live in real cities worldwide (real coordinates, IANA zones, the
+// broadband and mobile networks people there use, with real ASNs). About
+// 45% work at the head office (San Francisco), 20% at the London office and
+// 12% at the Bengaluru office; the rest work remotely from their home city.
+// Each user has office hours in their own local time (daylight saving
+// honoured), works Monday to Friday with occasional leave, evenings and (for
+// some) weekends, and rarely a night on call. Office workers commute: home
+// and office are both in the metro area (home within 15 km of the centre;
+// every IP geolocates to a point up to 3 km from its anchor, so the same IP
+// always lands on the same point). Some users sign in from their phone: a
+// mobile carrier whose gateway geolocates to another city, often hundreds of
+// km away (San Francisco's carrier to Los Angeles, London's to Manchester).
+// Some use the corporate VPN, whose egress is at the head office. Users
+// change home IP, ISP and laptop now and then (new_device, new_network).
+// Travellers take business trips by plane: the last sign-in at home is at
+// least 2 h before departure, flights take distance/800 km/h + 45 min, and
+// the first sign-in at the destination is at least 1 h after arrival, so a
+// trip is never faster than ~800 km/h door to door. At the destination they
+// sign in from the hotel's guest Wi-Fi or the site's network, in the
+// destination's office hours. A few users are hired during the window.
+//
+// # Attacks (Event.Attack)
+//
+// AttackRate incidents per user per day (default 0.005):
+//   - credential_stuffing: a burst of failed sign-ins from one to three IPs
+//     of one network abroad against several users (some logged with actor.id
+//     "unknown") and against logins that do not exist; sometimes followed by
+//     one success for one victim from the same network and tool.
+//   - session_theft: the victim signs in at home or work, and 2–30 minutes
+//     later the same session (same externalSessionId and device
+//     fingerprint) signs in from abroad.
+//   - impossible_travel: as above with stolen credentials on a new device,
+//     sometimes after a failed MFA attempt or two.
+//   - anonymizing_proxy: a sign-in through a commercial VPN or Tor exit
+//     (securityContext.isProxy true, threatSuspected "true").
+//
+// Every event of an incident (failures included) carries the attack's kind.
+//
+// # Labels (Event.Expect): what a correct detector reports on an event
+//
+// Labels follow DESIGN.md's "What each detector means", applied mechanically
+// to what a detector can observe (the events, in published order), with the
+// thresholds below. One event may carry several labels; benign events carry
+// them too (a business trip's first sign-in is unusual_location). Only
+// successful user.session.start events carry labels. "History" is the
+// user's successful sign-ins published before the event (failures never
+// count); "place" is the geolocation of client.geographicalContext.
+//
+//   - Learning period: location, device and network labels need at least
+//     LearningSignIns (10) earlier successful sign-ins, the first at least
+//     LearningDays (7) days before; unusual_time needs TimeLearningDays (14)
+//     days. A user in the learning period gets none of these labels.
+//   - Familiar place: within FamiliarKm (100 km) of a place in the user's
+//     history, or common across the tenant: at least TenantCommonShare (10%)
+//     of the org's users (and at least 3) have a successful sign-in within
+//     100 km of it so far (the offices, and so the VPN egress). Every city in
+//     the model is at least 150 km from every other, so "within 100 km" is
+//     "the same city".
+//   - unusual_location: past learning, and the place is not familiar.
+//   - impossible_travel: past learning, the place is not familiar, and the
+//     event and its previous or its next successful sign-in (of the same user,
+//     in published order) are on different IPs and further apart than
+//     GeoAllowanceKm (100 km) + MaxTravelKmh (1000 km/h) × the hours between
+//     them. The label goes on the sign-in from the unfamiliar place only; a
+//     hop between two familiar places (home and the mobile carrier's city,
+//     home and the VPN egress) is never impossible travel, and neither is
+//     a hop inside a metro area or a repeat from the same IP.
+//   - unusual_time: past the 14-day learning period, and no earlier
+//     successful sign-in of the user on the same kind of day (Monday–Friday,
+//     or Saturday–Sunday) within ±2 hours (TimeWindowHours) of the event's
+//     hour, all in the user's own time zone (User.TimeZone, the zone of their
+//     home city, daylight saving included; a detector finds it from the
+//     user's usual location).
+//   - new_device: past learning, and debugContext.debugData.deviceFingerprint
+//     is not in the user's history.
+//   - new_network: past learning, and securityContext.asNumber is not in the
+//     user's history.
+//   - anonymizing_proxy: securityContext.isProxy is true (no learning
+//     period needed).
+//
+// Okta's own debugData.behaviors ({New City=POSITIVE, ...}) are filled in as
+// Okta computes them (new geo-location within 20 km of the last 20 sign-ins,
+// new country among the last 10, velocity above 805 km/h), UNKNOWN for a
+// user's first sign-in.
+//
+// The model keeps about 100 bytes per event (Record) and renders JSON with
+// an append-only encoder (AppendJSON), so a simulator can hold millions of
+// events and serve them fast.
+package traffic
