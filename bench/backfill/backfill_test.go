@@ -1,17 +1,3 @@
-// Package backfill measures `clarion backfill`: System Log pages read over
-// HTTP with DPoP-signed requests, split into records byte for byte and
-// produced to Kafka (the in-process kfake broker), in events per second.
-//
-// Run:
-//
-//	go test -run '^$' -bench . -benchtime 1x -timeout 20m ./bench/backfill/
-//
-// BenchmarkBackfill1M imports 1,000,000 events (2.2 KB each, Okta's ListLogs
-// example) and reports events/s against the 50,000 events/s target.
-// BenchmarkReadOnly1M reads the same pages without parsing or producing:
-// the baseline that shows how much of the cost is splitting and Kafka. The log server
-// answers from a prepared page template with no rate limit and no sleeps,
-// so the figure is Clarion's own reading, parsing and producing.
 package backfill
 
 import (
@@ -182,7 +168,7 @@ func BenchmarkReadOnly1M(b *testing.B) {
 	client := benchClient(b, ls.srv.URL)
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		u := client.LogsURL(okta.LogQuery{Since: since, Until: until, Filter: okta.EventTypeFilter(poller.DefaultEventTypes...)})
+		u := client.LogsURL(okta.LogQuery{Since: since, Until: until, Filter: okta.EventTypeFilter(poller.DefaultEventTypes()...)})
 		pages := 0
 		for {
 			p, err := client.LogsPage(context.Background(), u)

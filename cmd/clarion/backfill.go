@@ -139,7 +139,7 @@ func backfillTypesOrDefault(s string) []string {
 	if l := backfillSplitList(s); len(l) > 0 {
 		return l
 	}
-	return poller.DefaultEventTypes
+	return poller.DefaultEventTypes()
 }
 
 // backfillParseSince reads "24h", "90m", "7d" (back from now) or an RFC 3339 time.

@@ -3,9 +3,9 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
-	"math/rand/v2"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"

@@ -88,7 +88,7 @@ type Gateway struct {
 	cfg      Config
 	m        *metrics
 	inFlight *semaphore.Weighted
-	buf sync.Pool // *[]byte bodies, reused only when no record can still reference them
+	buf      sync.Pool // *[]byte bodies, reused only when no record can still reference them
 }
 
 // New returns a Gateway for cfg.

@@ -29,7 +29,7 @@ type BackfillConfig struct {
 	Since time.Time
 	// Until is where it ends (exclusive). Default: now, when Backfill starts.
 	Until time.Time
-	// EventTypes are read. Default DefaultEventTypes.
+	// EventTypes are read. Default DefaultEventTypes().
 	EventTypes []string
 	// PageLimit is the page size. Default 1000.
 	PageLimit int
@@ -89,7 +89,7 @@ func Backfill(ctx context.Context, cfg BackfillConfig) (BackfillProgress, error)
 		cfg.Logger = slog.Default()
 	}
 	if len(cfg.EventTypes) == 0 {
-		cfg.EventTypes = DefaultEventTypes
+		cfg.EventTypes = DefaultEventTypes()
 	}
 	start := cfg.Now()
 	if cfg.Until.IsZero() {

@@ -44,6 +44,7 @@ func LoadCursors(ctx context.Context, brokers []string, log *slog.Logger, extra 
 		kgo.ConsumeTopics(bus.TopicPollerCursors),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // transaction markers take offsets: see them to reach the end
 		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, extra...)...)
 	if err != nil {
@@ -75,6 +76,9 @@ func LoadCursors(ctx context.Context, brokers []string, log *slog.Logger, extra 
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
 				delete(want, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
 			}
 			id := string(r.Key)
 			if r.Value == nil {

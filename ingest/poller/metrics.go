@@ -80,7 +80,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, t := range m.last {
-		ch <- prometheus.MustNewConstMetric(m.lagDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), id)
+		// Events published "in the future" (a skewed clock) count as no lag.
+		ch <- prometheus.MustNewConstMetric(m.lagDesc, prometheus.GaugeValue, max(0, now.Sub(t).Seconds()), id)
 		ch <- prometheus.MustNewConstMetric(m.lastDesc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, id)
 	}
 }

@@ -5,12 +5,14 @@
 // (Okta retries a delivery only once) and backfills history; downstream
 // dedup by event uuid makes the overlap with the hook harmless.
 //
-// Delivery is at least once: a page's events are acknowledged by Kafka
-// before the cursor that moves past them is written to the compacted topic
-// clarion.poller.cursors, so a crash between the two re-reads one page.
+// Each page's events and the cursor that moves past them (in the compacted
+// topic clarion.poller.cursors) are written in one Kafka transaction, so
+// read_committed consumers see a page exactly once even across crashes.
+// With Config.AtLeastOnce the events are acknowledged before the cursor is
+// written instead, and a crash between the two re-reads one page.
 //
-// Run one poller replica per cluster: two replicas would each read every
-// integration (harmless, deduplicated, but twice the Okta rate budget).
+// Run one poller replica per cluster: a second one with the same
+// transactional id fences the first (whose Run returns ErrFenced).
 package poller
 
 import (
@@ -32,17 +34,19 @@ import (
 	"github.com/clarion-itdr/clarion/okta"
 )
 
-// DefaultEventTypes are the event types the poller reads when Config names
-// none: the sign-in events Clarion's detectors judge.
-var DefaultEventTypes = []string{"user.session.start"}
+// DefaultEventTypes returns the event types the poller reads when Config
+// names none: the sign-in events Clarion's detectors judge.
+func DefaultEventTypes() []string { return []string{"user.session.start"} }
 
-// MoreEventTypes are further types Clarion can analyse (MFA fatigue, lockouts,
-// sign-on policy); add them to Config.EventTypes to read them too.
-var MoreEventTypes = []string{
-	"user.authentication.auth_via_mfa",
-	"user.account.lock",
-	"policy.evaluate_sign_on",
-	"system.push.send_factor_verify_push",
+// MoreEventTypes returns further types Clarion can analyse (MFA fatigue,
+// lockouts, sign-on policy); add them to Config.EventTypes to read them too.
+func MoreEventTypes() []string {
+	return []string{
+		"user.authentication.auth_via_mfa",
+		"user.account.lock",
+		"policy.evaluate_sign_on",
+		"system.push.send_factor_verify_push",
+	}
 }
 
 // Registry lists the integrations to poll. *integration.Store implements it.
@@ -69,7 +73,7 @@ type Config struct {
 	// in.OktaClient(MasterKey, Okta).
 	NewClient func(in *integration.Integration) (*okta.Client, error)
 	// EventTypes are the System Log event types read. Default
-	// DefaultEventTypes (see MoreEventTypes).
+	// DefaultEventTypes() (see MoreEventTypes).
 	EventTypes []string
 	// PageLimit is the page size. Default 1000 (Okta's maximum).
 	PageLimit int
@@ -83,8 +87,18 @@ type Config struct {
 	InitialLookback time.Duration
 	// ErrorBackoff is the longest wait after a failure before an
 	// integration is polled again; waits start at a second and double.
-	// Errors that need an admin's fix wait this long at once. Default 5 min.
+	// Errors that need an admin's fix wait this long at once. Default 1 min
+	// (the wizard's integration exists before the admin finishes in Okta).
 	ErrorBackoff time.Duration
+	// AtLeastOnce writes a page's events, waits for their acks, then
+	// writes its cursor, without a transaction (for brokers without
+	// transactions); a crash in between re-reads one page. Default false:
+	// each page's events and cursor are one Kafka transaction.
+	AtLeastOnce bool
+	// TransactionalID is the transactional id of the poller's producer.
+	// Default "clarion-poller": a second poller started with the same id
+	// fences the first, whose Run then returns ErrFenced.
+	TransactionalID string
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the poller's metrics. nil: no metrics.
@@ -117,7 +131,7 @@ func New(cfg Config) (*Poller, error) {
 		cfg.NewClient = func(in *integration.Integration) (*okta.Client, error) { return in.OktaClient(key, base) }
 	}
 	if len(cfg.EventTypes) == 0 {
-		cfg.EventTypes = DefaultEventTypes
+		cfg.EventTypes = DefaultEventTypes()
 	}
 	if cfg.PageLimit <= 0 || cfg.PageLimit > okta.MaxLogsLimit {
 		cfg.PageLimit = okta.MaxLogsLimit
@@ -132,7 +146,10 @@ func New(cfg Config) (*Poller, error) {
 		cfg.InitialLookback = 24 * time.Hour
 	}
 	if cfg.ErrorBackoff <= 0 {
-		cfg.ErrorBackoff = 5 * time.Minute
+		cfg.ErrorBackoff = time.Minute
+	}
+	if cfg.TransactionalID == "" {
+		cfg.TransactionalID = "clarion-poller"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -144,7 +161,7 @@ func New(cfg Config) (*Poller, error) {
 	if filter == "" {
 		return nil, errors.New("poller: Config.EventTypes names no event type")
 	}
-	p := &Poller{cfg: cfg, filter: filter, log: cfg.Logger.With("component", "poller"), cursors: map[string]Cursor{}}
+	p := &Poller{cfg: cfg, filter: filter, log: cfg.Logger, cursors: map[string]Cursor{}}
 	var err error
 	if p.m, err = newMetrics(cfg.Registerer, p); err != nil {
 		return nil, err
@@ -156,17 +173,33 @@ func New(cfg Config) (*Poller, error) {
 // returns nil. Until Kafka answers it only waits: no integration is polled
 // before its cursor is known.
 func (p *Poller) Run(ctx context.Context) error {
-	var cur map[string]Cursor
+	opts := append(ProducerOpts(0), p.cfg.KafkaOpts...)
+	if !p.cfg.AtLeastOnce {
+		opts = append(opts, kgo.TransactionalID(p.cfg.TransactionalID), kgo.TransactionTimeout(30*time.Second))
+	}
+	cl, err := bus.NewClient(p.cfg.Brokers, p.log, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var (
+		out sink = plainSink{cl}
+		tx  *txSink
+	)
+	if !p.cfg.AtLeastOnce {
+		tx = &txSink{cl: cl}
+		out = tx
+	}
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		var err error
-		if cur, err = LoadCursors(ctx, p.cfg.Brokers, p.log, p.cfg.KafkaOpts...); err == nil {
+		err := p.start(ctx, cl, tx != nil)
+		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		// Kafka may start after the poller: wait rather than guess cursors.
-		p.log.Warn("poller: cannot load cursors from Kafka; retrying", "err", err, "retry_in", wait)
+		p.log.Warn("poller: cannot reach Kafka; retrying", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -175,14 +208,6 @@ func (p *Poller) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	p.mu.Lock()
-	p.cursors = cur
-	p.mu.Unlock()
-	cl, err := bus.NewClient(p.cfg.Brokers, p.log, append(ProducerOpts(0), p.cfg.KafkaOpts...)...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 
 	type worker struct {
 		cancel context.CancelFunc
@@ -213,7 +238,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.log.Info("polling Okta System Log", "integration", in.ID, "tenant", in.TenantURL)
 			go func(in *integration.Integration) {
 				defer close(w.done)
-				p.work(wctx, cl, in)
+				p.work(wctx, out, in)
 			}(in)
 		}
 		for id, w := range workers {
@@ -222,6 +247,14 @@ func (p *Poller) Run(ctx context.Context) error {
 				w.cancel()
 				<-w.done
 				delete(workers, id)
+			}
+		}
+		if tx != nil {
+			if err := tx.failed(); err != nil {
+				p.log.Error("poller stops: another poller took over", "err", err)
+				stopAll()
+				workers = nil
+				return err
 			}
 		}
 		select {
@@ -239,6 +272,25 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
+// start takes over as the transactional writer (fencing any poller still
+// running with the same transactional id, and aborting its open
+// transaction), then loads the committed cursors.
+func (p *Poller) start(ctx context.Context, cl *kgo.Client, transactional bool) error {
+	if transactional {
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			return fmt.Errorf("poller: initialise the transactional producer: %w", err)
+		}
+	}
+	cur, err := LoadCursors(ctx, p.cfg.Brokers, p.log, p.cfg.KafkaOpts...)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cursors = cur
+	p.mu.Unlock()
+	return nil
+}
+
 // Cursor returns the current cursor of an integration.
 func (p *Poller) Cursor(id string) (Cursor, bool) {
 	p.mu.Lock()
@@ -248,11 +300,11 @@ func (p *Poller) Cursor(id string) (Cursor, bool) {
 }
 
 // work polls one integration until ctx ends, waiting out failures.
-func (p *Poller) work(ctx context.Context, cl *kgo.Client, in *integration.Integration) {
+func (p *Poller) work(ctx context.Context, out sink, in *integration.Integration) {
 	log := p.log.With("integration", in.ID)
 	fails := 0
 	for ctx.Err() == nil {
-		err := p.pollOnce(ctx, cl, in, log, &fails)
+		err := p.pollOnce(ctx, out, in, log, &fails)
 		if ctx.Err() != nil {
 			return
 		}
@@ -289,7 +341,7 @@ func (p *Poller) work(ctx context.Context, cl *kgo.Client, in *integration.Integ
 
 // pollOnce builds the client and follows the System Log from the cursor
 // until ctx ends or an error stops it. A successful page resets fails.
-func (p *Poller) pollOnce(ctx context.Context, cl *kgo.Client, in *integration.Integration, log *slog.Logger, fails *int) error {
+func (p *Poller) pollOnce(ctx context.Context, out sink, in *integration.Integration, log *slog.Logger, fails *int) error {
 	base := p.cfg.NewClient
 	c, err := base(in)
 	if err != nil {
@@ -308,7 +360,7 @@ func (p *Poller) pollOnce(ctx context.Context, cl *kgo.Client, in *integration.I
 			log.Info("event types changed; restarting the read from the last event", "since", since)
 		}
 	}
-	err = p.follow(ctx, cl, c, in.ID, start, fails)
+	err = p.follow(ctx, out, c, in.ID, start, fails)
 	var oe *okta.Error
 	if errors.As(err, &oe) && oe.Kind == okta.KindBadRequest && oe.StatusCode == 400 && cur.Next != "" && start == cur.Next {
 		// Okta refused the stored next link (expired or malformed cursor):
@@ -325,7 +377,7 @@ func (p *Poller) pollOnce(ctx context.Context, cl *kgo.Client, in *integration.I
 
 // follow reads pages from start (one page ahead of the writer) and writes
 // each page's events, then its cursor.
-func (p *Poller) follow(ctx context.Context, cl *kgo.Client, c *okta.Client, id, start string, fails *int) error {
+func (p *Poller) follow(ctx context.Context, out sink, c *okta.Client, id, start string, fails *int) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pages := make(chan fetched, 1)
 	g.Go(func() error {
@@ -334,7 +386,7 @@ func (p *Poller) follow(ctx context.Context, cl *kgo.Client, c *okta.Client, id,
 	})
 	g.Go(func() error {
 		for f := range pages {
-			if err := p.writePage(gctx, cl, id, f); err != nil {
+			if err := p.writePage(gctx, out, id, f); err != nil {
 				return err
 			}
 			*fails = 0
@@ -348,7 +400,7 @@ func (p *Poller) follow(ctx context.Context, cl *kgo.Client, c *okta.Client, id,
 	return err
 }
 
-func (p *Poller) writePage(ctx context.Context, cl *kgo.Client, id string, f fetched) error {
+func (p *Poller) writePage(ctx context.Context, out sink, id string, f fetched) error {
 	pe, err := splitPage(f.page.Body, id, f.at)
 	if err != nil {
 		return &okta.Error{Kind: okta.KindResponse, Op: "list logs", Summary: err.Error(), Retriable: true}
@@ -361,12 +413,6 @@ func (p *Poller) writePage(ctx context.Context, cl *kgo.Client, id string, f fet
 	// the poller is stopping: a clean stop never re-reads a page.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if len(pe.records) > 0 {
-		if err := cl.ProduceSync(ctx, pe.records...).FirstErr(); err != nil {
-			return fmt.Errorf("poller: write events: %w", err)
-		}
-		p.m.events.WithLabelValues(id).Add(float64(len(pe.records)))
-	}
 	p.mu.Lock()
 	cur := p.cursors[id]
 	p.mu.Unlock()
@@ -385,9 +431,10 @@ func (p *Poller) writePage(ctx context.Context, cl *kgo.Client, id string, f fet
 	if err != nil {
 		return err
 	}
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("poller: write cursor: %w", err)
+	if err := out.write(ctx, pe.records, rec); err != nil {
+		return err
 	}
+	p.m.events.WithLabelValues(id).Add(float64(len(pe.records)))
 	p.mu.Lock()
 	p.cursors[id] = cur
 	if !pe.maxPublished.IsZero() {

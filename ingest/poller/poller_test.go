@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/gjson"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
@@ -42,6 +44,7 @@ type logServer struct {
 	events   []srvEvent
 	every429 int // every n-th logs request answers 429 (0: never)
 	every5xx int
+	tokenErr string // when set, the token endpoint refuses with this OAuth error
 	requests int
 	served   int // events served
 }
@@ -89,6 +92,11 @@ func (s *logServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	if r.URL.Path == okta.TokenPath {
 		w.Header().Set("Content-Type", "application/json")
+		if s.tokenErr != "" {
+			w.WriteHeader(401)
+			fmt.Fprintf(w, `{"error":%q,"error_description":"The client_assertion signature is invalid."}`, s.tokenErr)
+			return
+		}
 		fmt.Fprint(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"tok","scope":"okta.logs.read"}`)
 		return
 	}
@@ -323,6 +331,15 @@ func checkRecords(t *testing.T, recs []*kgo.Record, id string, want map[string]s
 
 func TestPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 	t.Parallel()
+	for _, atLeastOnce := range []bool{false, true} {
+		t.Run(map[bool]string{false: "transactional", true: "at least once"}[atLeastOnce], func(t *testing.T) {
+			t.Parallel()
+			testPollerExact(t, atLeastOnce)
+		})
+	}
+}
+
+func testPollerExact(t *testing.T, atLeastOnce bool) {
 	kc := bustest.New(t, 3)
 	srv := newLogServer(t)
 	srv.every429, srv.every5xx = 5, 7
@@ -333,7 +350,7 @@ func TestPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 	reg := &fakeRegistry{ins: []*integration.Integration{in}}
 	promReg := prometheus.NewRegistry()
 
-	p1 := newPoller(t, kc.Brokers, reg, func(c *Config) { c.Registerer = promReg })
+	p1 := newPoller(t, kc.Brokers, reg, func(c *Config) { c.Registerer = promReg; c.AtLeastOnce = atLeastOnce })
 	runUntil(t, p1, func() bool { return p1.cursorUUID("int1") == "00000949-aaaa-bbbb-cccc-000000000949" })
 	if n := gathered(t, promReg, "clarion_poller_events_total"); n != 950 {
 		t.Fatalf("events metric %v", n)
@@ -351,7 +368,7 @@ func TestPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 	// More events while stopped, then a new poller resumes from the cursor
 	// stored in Kafka, including events arriving while it polls.
 	srv.add(130, now.Add(-time.Hour), time.Second, "user.session.start")
-	p2 := newPoller(t, kc.Brokers, reg, nil)
+	p2 := newPoller(t, kc.Brokers, reg, func(c *Config) { c.AtLeastOnce = atLeastOnce })
 	added := false
 	runUntil(t, p2, func() bool {
 		if !added && p2.cursorUUID("int1") != "" {
@@ -367,11 +384,44 @@ func TestPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 			want[id] = raw
 		}
 	}
-	recs := bustest.ConsumeN(t, kc.Brokers, bus.TopicEvents, len(want), 20*time.Second)
-	checkRecords(t, recs, "int1", want)
-	if extra := bustest.ConsumeAll(t, kc.Brokers, bus.TopicEvents, 10*time.Second); len(extra) != len(want) {
-		t.Fatalf("topic holds %d records, want %d", len(extra), len(want))
+	checkRecords(t, consumeToEnd(t, kc.Brokers, bus.TopicEvents), "int1", want)
+}
+
+// consumeToEnd reads topic from the start to its current end with
+// read_committed isolation, as Clarion's consumers do, and returns the
+// committed data records (transaction markers occupy offsets too).
+func consumeToEnd(t *testing.T, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl := bustest.Client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
 	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consume %s: %d records, still waiting for %v", topic, len(out), want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+	return out
 }
 
 // gathered sums the values of the metric family name in reg.
@@ -391,6 +441,82 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+func TestSecondPollerFencesTheFirst(t *testing.T) {
+	t.Parallel()
+	kc := bustest.New(t, 1)
+	srv := newLogServer(t)
+	now := time.Now()
+	srv.add(20, now.Add(-time.Hour), time.Second, "user.session.start")
+	reg := &fakeRegistry{ins: []*integration.Integration{{ID: "i", TenantURL: srv.srv.URL, ClientID: "0oa1", Insecure: true}}}
+	p1 := newPoller(t, kc.Brokers, reg, nil)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	done1 := make(chan error, 1)
+	go func() { done1 <- p1.Run(ctx1) }()
+	waitFor(t, func() bool { return p1.cursorUUID("i") == "00000019-aaaa-bbbb-cccc-000000000019" })
+
+	// A second poller with the same transactional id takes over; when the
+	// first next writes, Kafka refuses it and its Run returns ErrFenced.
+	p2 := newPoller(t, kc.Brokers, reg, nil)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- p2.Run(ctx2) }()
+	waitFor(t, func() bool { _, ok := p2.Cursor("i"); return ok }) // started: fenced p1, loaded cursors
+	srv.add(5, now, time.Millisecond, "user.session.start")
+	select {
+	case err := <-done1:
+		if !errors.Is(err, ErrFenced) {
+			t.Fatalf("first poller: %v, want ErrFenced", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("first poller was not fenced")
+	}
+	waitFor(t, func() bool { return p2.cursorUUID("i") == "00000024-aaaa-bbbb-cccc-000000000024" })
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	// Exactly once across the takeover: p1's attempt was refused.
+	all := srv.raw()
+	checkRecords(t, consumeToEnd(t, kc.Brokers, bus.TopicEvents), "i", all)
+}
+
+// waitFor polls cond every 10 ms, failing the test after 30 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPollerWaitsForTheAdminsFix(t *testing.T) {
+	t.Parallel()
+	kc := bustest.New(t, 1)
+	srv := newLogServer(t)
+	srv.add(10, time.Now().Add(-time.Hour), time.Second, "user.session.start")
+	srv.tokenErr = "invalid_client" // the key is not added in Okta yet
+	reg := &fakeRegistry{ins: []*integration.Integration{{ID: "i", TenantURL: srv.srv.URL, ClientID: "0oa1", Insecure: true}}}
+	promReg := prometheus.NewRegistry()
+	p := newPoller(t, kc.Brokers, reg, func(c *Config) { c.Registerer = promReg })
+	fixed := false
+	runUntil(t, p, func() bool {
+		if !fixed && gathered(t, promReg, "clarion_poller_errors_total") >= 2 {
+			fixed = true
+			srv.mu.Lock()
+			srv.tokenErr = "" // the admin adds the key
+			srv.mu.Unlock()
+		}
+		return p.cursorUUID("i") == "00000009-aaaa-bbbb-cccc-000000000009"
+	})
+	if n := len(consumeToEnd(t, kc.Brokers, bus.TopicEvents)); n != 10 {
+		t.Fatalf("%d records, want 10", n)
+	}
 }
 
 func TestPollerPicksUpNewIntegrationsAndEventTypes(t *testing.T) {
@@ -420,7 +546,7 @@ func TestPollerPicksUpNewIntegrationsAndEventTypes(t *testing.T) {
 			want[id] = raw
 		}
 	}
-	checkRecords(t, bustest.ConsumeN(t, kc.Brokers, bus.TopicEvents, len(want), 20*time.Second), "late", want)
+	checkRecords(t, consumeToEnd(t, kc.Brokers, bus.TopicEvents), "late", want)
 	c, _ := p.Cursor("late")
 	if c.Filter != `eventType eq "user.session.start" or eventType eq "user.account.lock"` || !strings.Contains(c.Next, "after=") {
 		t.Fatalf("cursor %+v", c)
@@ -445,7 +571,10 @@ func TestPollerStaleCursorRestartsFromLastEvent(t *testing.T) {
 	}
 	p := newPoller(t, kc.Brokers, &fakeRegistry{ins: []*integration.Integration{in}}, nil)
 	runUntil(t, p, func() bool { return p.cursorUUID("i") == "00000009-aaaa-bbbb-cccc-000000000009" })
-	recs := bustest.ConsumeN(t, kc.Brokers, bus.TopicEvents, 6, 10*time.Second)
+	recs := consumeToEnd(t, kc.Brokers, bus.TopicEvents)
+	if len(recs) != 6 {
+		t.Fatalf("%d records, want 6", len(recs))
+	}
 	// Resumed at the last event's time: event 4 again (deduplicated
 	// downstream), then 5..9; nothing before it.
 	if got := bus.Header(recs[0], bus.HeaderUUID); got != "00000004-aaaa-bbbb-cccc-000000000004" {
@@ -489,7 +618,7 @@ func TestBackfillWindow(t *testing.T) {
 	for _, id := range inWindow {
 		want[id] = all[id]
 	}
-	checkRecords(t, bustest.ConsumeN(t, kc.Brokers, bus.TopicEvents, 250, 20*time.Second), "bf", want)
+	checkRecords(t, consumeToEnd(t, kc.Brokers, bus.TopicEvents), "bf", want)
 	if _, err := Backfill(context.Background(), BackfillConfig{Client: c, IntegrationID: "bf", Producer: prod, Since: now, Until: now}); err == nil {
 		t.Fatal("empty window accepted")
 	}

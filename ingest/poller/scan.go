@@ -337,9 +337,9 @@ func (s *scanner) str() ([]byte, bool, error) {
 // control character (< 0x20), with the classic SWAR zero-byte tests.
 func plain8(w uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	less20 := (w - 0x20*ones) & ^w & highs
-	return hasZero(w^(0x22*ones))|hasZero(w^(0x5C*ones))|less20 == 0
+	q := w ^ (0x22 * ones)  // zero bytes where w has '"'
+	bs := w ^ (0x5C * ones) // zero bytes where w has '\\'
+	return ((q-ones)&^q|(bs-ones)&^bs|(w-0x20*ones)&^w)&highs == 0
 }
 
 func isHex(c byte) bool {

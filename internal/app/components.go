@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/clarion-itdr/clarion/ingest/poller"
+	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
@@ -16,6 +17,7 @@ func (a *App) addComponents() error {
 	if Runs(t, TargetPoller) {
 		p, err := poller.New(poller.Config{
 			Brokers: a.Brokers, Registry: a.Store, MasterKey: a.Key,
+			Okta:   okta.Config{Logger: log.With("component", "okta")},
 			Logger: log.With("component", "poller"), Registerer: a.Registry,
 		})
 		if err != nil {

@@ -19,7 +19,7 @@ func ProducerOpts(linger time.Duration) []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(kgo.SnappyCompression()),
 		kgo.MaxBufferedRecords(1 << 16),
-		kgo.ProducerBatchMaxBytes(4 << 20),
+		kgo.ProducerBatchMaxBytes(1_000_000), // Kafka's default message.max.bytes is about 1 MB
 	}
 	if linger > 0 {
 		opts = append(opts, kgo.ProducerLinger(linger))

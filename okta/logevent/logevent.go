@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tidwall/gjson"
 )
 
 // Outcome results as Okta writes them in outcome.result.
@@ -90,157 +88,230 @@ func UserKey(actorID, alternateID string) string {
 // Success reports whether the event's outcome is SUCCESS.
 func (e *Event) Success() bool { return e.Outcome == OutcomeSuccess }
 
-// Parse fills ev from one LogEvent's JSON. It resets ev first. It fails only
-// when raw is not a JSON object or has no uuid; odd field types (a number
-// where Okta usually sends a string, a placeholder timestamp) are tolerated.
+// Parse fills ev from one LogEvent's JSON. It resets ev first. It fails
+// when raw is not a well-formed JSON object (ErrNotObject, ErrMalformed) or
+// has no uuid (ErrNoUUID); odd field types (a number where Okta usually
+// sends a string, a placeholder timestamp) are tolerated: strings read as
+// themselves, numbers and booleans as their JSON text, null, objects and
+// arrays as "". When a key repeats, the last occurrence wins, as with
+// encoding/json.
 //
-// Parse does not validate that raw is well-formed JSON beyond what it reads;
-// the gateway validates deliveries before they reach Kafka.
+// Parse reads raw in one pass without building a document; ev's strings
+// share one copy of raw, so ev does not alias the caller's buffer.
 func Parse(raw []byte, ev *Event) error {
 	*ev = Event{}
-	root := gjson.ParseBytes(raw)
-	if !root.IsObject() {
+	s := scanner{src: string(raw)}
+	if s.kind() != '{' {
 		return ErrNotObject
 	}
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	s.object(func(k string) {
+		switch k {
 		case "uuid":
-			ev.UUID = v.String()
+			ev.UUID, _ = s.value()
 		case "published":
-			ev.PublishedRaw = v.String()
+			ev.PublishedRaw, _ = s.value()
 			ev.Published, _ = ParseTime(ev.PublishedRaw)
 		case "eventType":
-			ev.EventType = v.String()
+			ev.EventType, _ = s.value()
 		case "severity":
-			ev.Severity = v.String()
+			ev.Severity, _ = s.value()
 		case "displayMessage":
-			ev.DisplayMessage = v.String()
+			ev.DisplayMessage, _ = s.value()
 		case "outcome":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			ev.Outcome, ev.OutcomeReason = "", ""
+			s.object(func(k string) {
+				switch k {
 				case "result":
-					ev.Outcome = str(v)
+					ev.Outcome, _ = s.value()
 				case "reason":
-					ev.OutcomeReason = str(v)
+					ev.OutcomeReason, _ = s.value()
+				default:
+					s.skip()
 				}
-				return true
 			})
 		case "actor":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			ev.ActorID, ev.ActorLogin, ev.ActorName = "", "", ""
+			s.object(func(k string) {
+				switch k {
 				case "id":
-					ev.ActorID = str(v)
+					ev.ActorID, _ = s.value()
 				case "alternateId":
-					ev.ActorLogin = str(v)
+					ev.ActorLogin, _ = s.value()
 				case "displayName":
-					ev.ActorName = str(v)
+					ev.ActorName, _ = s.value()
+				default:
+					s.skip()
 				}
-				return true
 			})
 		case "client":
-			parseClient(v, ev)
+			parseClient(&s, ev)
 		case "securityContext":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			ev.ASN, ev.ASOrg, ev.ISP, ev.Domain, ev.IsProxy = 0, "", "", "", false
+			s.object(func(k string) {
+				switch k {
 				case "asNumber":
-					ev.ASN = v.Int()
+					t, kind := s.value()
+					ev.ASN = toInt(t, kind)
 				case "asOrg":
-					ev.ASOrg = str(v)
+					ev.ASOrg, _ = s.value()
 				case "isp":
-					ev.ISP = str(v)
+					ev.ISP, _ = s.value()
 				case "domain":
-					ev.Domain = str(v)
+					ev.Domain, _ = s.value()
 				case "isProxy":
-					ev.IsProxy = v.Type == gjson.True || (v.Type == gjson.String && strings.EqualFold(v.Str, "true"))
+					t, kind := s.value()
+					ev.IsProxy = (kind == 't') || (kind == 's' && strings.EqualFold(t, "true"))
+				default:
+					s.skip()
 				}
-				return true
 			})
 		case "debugContext":
-			v.Get("debugData").ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
-				case "deviceFingerprint":
-					ev.DeviceFingerprint = str(v)
-				case "threatSuspected":
-					ev.ThreatSuspected = strings.EqualFold(v.String(), "true")
-				case "behaviors":
-					ev.Behaviors = str(v)
-				case "risk":
-					ev.Risk = str(v)
-				case "requestUri":
-					ev.RequestURI = str(v)
+			clearDebug(ev)
+			s.object(func(k string) {
+				if k != "debugData" {
+					s.skip()
+					return
 				}
-				return true
+				clearDebug(ev)
+				s.object(func(k string) {
+					switch k {
+					case "deviceFingerprint":
+						ev.DeviceFingerprint, _ = s.value()
+					case "threatSuspected":
+						t, _ := s.value()
+						ev.ThreatSuspected = strings.EqualFold(t, "true")
+					case "behaviors":
+						ev.Behaviors, _ = s.value()
+					case "risk":
+						ev.Risk, _ = s.value()
+					case "requestUri":
+						ev.RequestURI, _ = s.value()
+					default:
+						s.skip()
+					}
+				})
 			})
 		case "authenticationContext":
-			ev.SessionID = str(v.Get("externalSessionId"))
+			ev.SessionID = ""
+			s.object(func(k string) {
+				if k == "externalSessionId" {
+					ev.SessionID, _ = s.value()
+				} else {
+					s.skip()
+				}
+			})
 		case "transaction":
-			ev.TransactionID = str(v.Get("id"))
+			ev.TransactionID = ""
+			s.object(func(k string) {
+				if k == "id" {
+					ev.TransactionID, _ = s.value()
+				} else {
+					s.skip()
+				}
+			})
+		default:
+			s.skip()
 		}
-		return true
 	})
+	if s.err == nil && s.peek() != 0 {
+		s.fail() // trailing data after the object
+	}
+	if s.err != nil {
+		*ev = Event{}
+		return s.err
+	}
 	if ev.UUID == "" {
 		return ErrNoUUID
 	}
 	return nil
 }
 
-func parseClient(v gjson.Result, ev *Event) {
-	v.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+func clearDebug(ev *Event) {
+	ev.DeviceFingerprint, ev.ThreatSuspected, ev.Behaviors, ev.Risk, ev.RequestURI = "", false, "", "", ""
+}
+
+// toInt reads asNumber: a JSON number (truncated toward zero) or a string
+// of digits.
+func toInt(t string, kind byte) int64 {
+	switch kind {
+	case 'n', 's':
+		if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+			return n
+		}
+		if kind == 'n' {
+			if f, err := strconv.ParseFloat(t, 64); err == nil && f > -9.2e18 && f < 9.2e18 {
+				return int64(f)
+			}
+		}
+	}
+	return 0
+}
+
+func parseClient(s *scanner, ev *Event) {
+	ev.IP, ev.DeviceType, ev.UserAgent, ev.Browser, ev.OS = "", "", "", "", ""
+	clearGeo(ev)
+	s.object(func(k string) {
+		switch k {
 		case "ipAddress":
-			ev.IP = str(v)
+			ev.IP, _ = s.value()
 		case "device":
-			ev.DeviceType = str(v)
+			ev.DeviceType, _ = s.value()
 		case "userAgent":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			ev.UserAgent, ev.Browser, ev.OS = "", "", ""
+			s.object(func(k string) {
+				switch k {
 				case "rawUserAgent":
-					ev.UserAgent = str(v)
+					ev.UserAgent, _ = s.value()
 				case "browser":
-					ev.Browser = str(v)
+					ev.Browser, _ = s.value()
 				case "os":
-					ev.OS = str(v)
+					ev.OS, _ = s.value()
+				default:
+					s.skip()
 				}
-				return true
 			})
 		case "geographicalContext":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			clearGeo(ev)
+			s.object(func(k string) {
+				switch k {
 				case "city":
-					ev.City = str(v)
+					ev.City, _ = s.value()
 				case "state":
-					ev.State = str(v)
+					ev.State, _ = s.value()
 				case "country":
-					ev.Country = str(v)
+					ev.Country, _ = s.value()
 				case "postalCode":
-					ev.PostalCode = str(v)
+					ev.PostalCode, _ = s.value()
 				case "geolocation":
-					lat, lon := v.Get("lat"), v.Get("lon")
-					if lat.Type == gjson.Number && lon.Type == gjson.Number {
-						ev.Lat, ev.Lon, ev.HasGeo = lat.Num, lon.Num, true
+					ev.Lat, ev.Lon, ev.HasGeo = 0, 0, false
+					var lat, lon float64
+					var hasLat, hasLon bool
+					s.object(func(k string) {
+						switch k {
+						case "lat":
+							lat, hasLat = s.number()
+						case "lon":
+							lon, hasLon = s.number()
+						default:
+							s.skip()
+						}
+					})
+					if hasLat && hasLon {
+						ev.Lat, ev.Lon, ev.HasGeo = lat, lon, true
 					}
+				default:
+					s.skip()
 				}
-				return true
 			})
+		default:
+			s.skip()
 		}
-		return true
 	})
 }
 
-// str returns a JSON string's value, a number's literal text, and "" for
-// null, absent, objects and arrays.
-func str(v gjson.Result) string {
-	switch v.Type {
-	case gjson.String:
-		return v.Str
-	case gjson.Number:
-		return v.Raw
-	case gjson.True:
-		return "true"
-	case gjson.False:
-		return "false"
-	}
-	return ""
+func clearGeo(ev *Event) {
+	ev.City, ev.State, ev.Country, ev.PostalCode = "", "", "", ""
+	ev.Lat, ev.Lon, ev.HasGeo = 0, 0, false
 }
 
 // ParseTime parses a LogEvent's published time: Okta's wire format

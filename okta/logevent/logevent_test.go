@@ -1,0 +1,241 @@
+package logevent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func samples(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob("testdata/samples/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+// TestSamples: every real sample parses (the hook envelope's events too),
+// with the quirks SOURCES.md lists.
+func TestSamples(t *testing.T) {
+	for name, raw := range samples(t) {
+		var ev Event
+		err := Parse(raw, &ev)
+		if strings.HasPrefix(name, "event-hook-delivery") {
+			if !errors.Is(err, ErrNoUUID) {
+				t.Errorf("%s: envelope parsed as an event: %v", name, err)
+			}
+			var env struct {
+				Data struct{ Events []json.RawMessage } `json:"data"`
+			}
+			if err := json.Unmarshal(raw, &env); err != nil || len(env.Data.Events) == 0 {
+				t.Fatalf("%s: %v", name, err)
+			}
+			raw = env.Data.Events[0]
+			err = Parse(raw, &ev)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		checkAgainstReference(t, raw, &ev)
+		if ev.EventType != EventTypeSessionStart || ev.UserKey() == "" {
+			t.Errorf("%s: type %q user %q", name, ev.EventType, ev.UserKey())
+		}
+	}
+	// Quirks.
+	s := samples(t)
+	var ev Event
+	_ = Parse(s["user-session-start-success-behaviors-threatsuspected.google-secops-wrapper.json"], &ev)
+	if !ev.Published.IsZero() || ev.PublishedRaw == "" || !ev.ThreatSuspected || !strings.HasPrefix(ev.Behaviors, "{") {
+		t.Errorf("secops sample: published %v %q threat %v behaviors %q", ev.Published, ev.PublishedRaw, ev.ThreatSuspected, ev.Behaviors)
+	}
+	_ = Parse(s["user-session-start-success.panther-okta_login_signal.json"], &ev)
+	if ev.Published.IsZero() || !ev.HasGeo {
+		t.Errorf("panther sample: published %v geo %v", ev.Published, ev.HasGeo)
+	}
+	_ = Parse(s["user-session-start-failure-verification-error.demisto-okta_v2-readme.json"], &ev)
+	if ev.Success() || ev.UserKey() != ev.ActorLogin || ev.ActorID != "unknown" {
+		t.Errorf("failure sample: outcome %q key %q", ev.Outcome, ev.UserKey())
+	}
+	_ = Parse(s["user-session-start-success.okta-openapi-ListLogs-example.json"], &ev)
+	if ev.PostalCode == "" {
+		t.Errorf("numeric postalCode lost")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	var ev Event
+	for _, c := range []struct {
+		in   string
+		want error
+	}{
+		{`[1]`, ErrNotObject},
+		{`"x"`, ErrNotObject},
+		{``, ErrNotObject},
+		{`{"uuid":"a"`, ErrMalformed},
+		{`{"uuid":"a",}`, ErrMalformed},
+		{`{"uuid":"a"} x`, ErrMalformed},
+		{`{"uuid":tru}`, ErrMalformed},
+		{`{"client":{"ipAddress":"1.2.3.4"}}`, ErrNoUUID},
+		{`{"uuid":null}`, ErrNoUUID},
+	} {
+		if err := Parse([]byte(c.in), &ev); !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.in, err, c.want)
+		}
+	}
+	if err := Parse([]byte(`{"uuid":7,"published":"<published>","securityContext":{"asNumber":"15169","isProxy":"TRUE"},"client":{"geographicalContext":{"geolocation":{"lat":1.5}}}}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.UUID != "7" || !ev.Published.IsZero() || ev.ASN != 15169 || !ev.IsProxy || ev.HasGeo {
+		t.Errorf("tolerant reading: %+v", ev)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"2023-03-26T21:05:32.159Z":      time.Date(2023, 3, 26, 21, 5, 32, 159e6, time.UTC),
+		"2024-04-02 19:17:37.621000000": time.Date(2024, 4, 2, 19, 17, 37, 621e6, time.UTC),
+		"2023-03-26T23:05:32.159+02:00": time.Date(2023, 3, 26, 21, 5, 32, 159e6, time.UTC),
+		"1679864732159":                 time.UnixMilli(1679864732159).UTC(),
+	} {
+		got, err := ParseTime(in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseTime("<published>"); err == nil {
+		t.Error("placeholder parsed")
+	}
+}
+
+// reference computes the Event encoding/json's reading of raw implies,
+// with the same tolerance rules, from a generic decode.
+func reference(raw []byte) (Event, error) {
+	var ev Event
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var root any
+	if err := d.Decode(&root); err != nil {
+		return ev, err
+	}
+	m, ok := root.(map[string]any)
+	if !ok {
+		return ev, ErrNotObject
+	}
+	obj := func(v any) map[string]any { o, _ := v.(map[string]any); return o }
+	str := func(v any) string {
+		switch x := v.(type) {
+		case string:
+			return x
+		case json.Number:
+			return string(x)
+		case bool:
+			if x {
+				return "true"
+			}
+			return "false"
+		}
+		return ""
+	}
+	ev.UUID = str(m["uuid"])
+	ev.PublishedRaw = str(m["published"])
+	ev.Published, _ = ParseTime(ev.PublishedRaw)
+	ev.EventType, ev.Severity, ev.DisplayMessage = str(m["eventType"]), str(m["severity"]), str(m["displayMessage"])
+	o := obj(m["outcome"])
+	ev.Outcome, ev.OutcomeReason = str(o["result"]), str(o["reason"])
+	a := obj(m["actor"])
+	ev.ActorID, ev.ActorLogin, ev.ActorName = str(a["id"]), str(a["alternateId"]), str(a["displayName"])
+	c := obj(m["client"])
+	ev.IP, ev.DeviceType = str(c["ipAddress"]), str(c["device"])
+	ua := obj(c["userAgent"])
+	ev.UserAgent, ev.Browser, ev.OS = str(ua["rawUserAgent"]), str(ua["browser"]), str(ua["os"])
+	g := obj(c["geographicalContext"])
+	ev.City, ev.State, ev.Country, ev.PostalCode = str(g["city"]), str(g["state"]), str(g["country"]), str(g["postalCode"])
+	gl := obj(g["geolocation"])
+	lat, ok1 := gl["lat"].(json.Number)
+	lon, ok2 := gl["lon"].(json.Number)
+	if ok1 && ok2 {
+		la, e1 := lat.Float64()
+		lo, e2 := lon.Float64()
+		if e1 == nil && e2 == nil {
+			ev.Lat, ev.Lon, ev.HasGeo = la, lo, true
+		}
+	}
+	sc := obj(m["securityContext"])
+	switch x := sc["asNumber"].(type) {
+	case json.Number:
+		ev.ASN = toInt(string(x), 'n')
+	case string:
+		ev.ASN = toInt(x, 's')
+	}
+	ev.ASOrg, ev.ISP, ev.Domain = str(sc["asOrg"]), str(sc["isp"]), str(sc["domain"])
+	switch x := sc["isProxy"].(type) {
+	case bool:
+		ev.IsProxy = x
+	case string:
+		ev.IsProxy = strings.EqualFold(x, "true")
+	}
+	dd := obj(obj(m["debugContext"])["debugData"])
+	ev.DeviceFingerprint, ev.Behaviors, ev.Risk, ev.RequestURI = str(dd["deviceFingerprint"]), str(dd["behaviors"]), str(dd["risk"]), str(dd["requestUri"])
+	ev.ThreatSuspected = strings.EqualFold(str(dd["threatSuspected"]), "true")
+	ev.SessionID = str(obj(m["authenticationContext"])["externalSessionId"])
+	ev.TransactionID = str(obj(m["transaction"])["id"])
+	return ev, nil
+}
+
+func checkAgainstReference(t testing.TB, raw []byte, got *Event) {
+	t.Helper()
+	want, err := reference(raw)
+	if err != nil {
+		t.Fatalf("reference rejects input Parse accepted: %v", err)
+	}
+	if !got.Published.Equal(want.Published) {
+		t.Errorf("published %v, reference %v", got.Published, want.Published)
+	}
+	g, w := *got, want
+	g.Published, w.Published = time.Time{}, time.Time{}
+	if g != w {
+		t.Errorf("Parse disagrees with encoding/json:\n got %+v\nwant %+v", g, w)
+	}
+}
+
+// FuzzParse: Parse never panics, and on every input encoding/json accepts
+// as an object it agrees with encoding/json on every field.
+func FuzzParse(f *testing.F) {
+	for _, raw := range samples(f) {
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"uuid":"a","uuid":"b","client":{"geographicalContext":{"geolocation":{"lat":1e400,"lon":2}}},"client":5}`))
+	f.Add([]byte("{\"uu\\u0069d\":\"\\ud83d\\ude00\xff\",\"actor\":{\"id\":\"x\"},\"actor\":{\"alternateId\":\"y\"}}"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ev Event
+		err := Parse(raw, &ev)
+		if !json.Valid(raw) || !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, ErrNoUUID) {
+				if want, _ := reference(raw); want.UUID != "" {
+					t.Fatalf("ErrNoUUID but the reference reads uuid %q", want.UUID)
+				}
+				return
+			}
+			t.Fatalf("valid JSON object rejected: %v", err)
+		}
+		checkAgainstReference(t, raw, &ev)
+	})
+}

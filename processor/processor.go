@@ -1,0 +1,445 @@
+// Package processor is Clarion's detection stage on Kafka: it consumes
+// clarion.okta.events as a consumer group, keeps each user's state (see
+// processor/detect) per partition, runs the detectors, and writes
+// anomalies, alerts and its state changelog, with the consumer offsets, in
+// one Kafka transaction (franz-go's GroupTransactSession). On partition
+// assignment it restores those partitions' users from the compacted
+// changelog before processing them, so a crash or rebalance neither loses
+// nor double-counts anything.
+//
+// The changelog (clarion.processor.changelog) is partitioned like the
+// events topic: a user's state lives in the changelog partition with the
+// same number as the events partition the user's records arrive on. It must
+// therefore have at least as many partitions as the events topic (bus.Topics
+// creates both with the same count).
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/okta/logevent"
+	"github.com/clarion-itdr/clarion/processor/detect"
+)
+
+// DefaultGroup is the consumer group processors join.
+const DefaultGroup = "clarion-processor"
+
+// Config configures a Processor. Zero values take the documented defaults.
+type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
+	Brokers []string
+	// Group is the consumer group. Default DefaultGroup.
+	Group string
+	// TransactionalID identifies this instance's transactional producer. It
+	// must be unique per running instance and stable across its restarts, so
+	// a restarted instance fences its crashed predecessor and aborts its
+	// open transaction. Default Group + "-" + the host name.
+	TransactionalID string
+	// Logger receives operational logs. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the processor's metrics; nil means no metrics.
+	Registerer prometheus.Registerer
+	// Params tunes the detectors; zero fields take detect.DefaultParams.
+	Params detect.Params
+	// MaxPollRecords bounds the records in one transaction. Default 5000.
+	MaxPollRecords int
+	// RestoreTimeout bounds the restore of assigned partitions from the
+	// changelog. Default 2 minutes.
+	RestoreTimeout time.Duration
+	// ClientOpts are extra franz-go options for the consuming and producing
+	// client (TLS, SASL, ...).
+	ClientOpts []kgo.Opt
+
+	// crashAfterProduce, in tests, makes Run stop after producing batch n's
+	// records and before committing them, as a killed process would.
+	crashAfterProduce func(batch int) bool
+}
+
+// ErrCrashed is returned by Run when a test hook simulated a crash.
+var errCrashed = errors.New("processor: simulated crash between produce and commit")
+
+// Processor runs the detection stage. Create it with New, run it with Run.
+type Processor struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	mu    sync.Mutex
+	parts map[int32]*partition // owned partitions' state
+	// restoreErr is set by an assignment callback whose restore failed; Run
+	// returns it.
+	restoreErr error
+}
+
+// partition is the state of one events partition's users. Each partition
+// has its own engine, so the tenant-wide context (how common a place or
+// network is) is computed over the partition's users: a hash sample of the
+// tenant, and a pure function of the partition's own history, which keeps
+// outputs identical across crashes, restarts and rebalances.
+type partition struct {
+	eng       *detect.Engine
+	users     map[string]*entry // key: record key (integration/user)
+	dirty     []*entry          // changed in the current batch
+	watermark int64             // latest event time seen, unix ms
+	swept     int64             // watermark at the last idle sweep
+}
+
+// entry is one user's state. Kept at 1,792 bytes (a Go size class): the
+// integration is derived from the key when needed.
+type entry struct {
+	key   string // integration/user, the record key
+	u     detect.User
+	dirty bool
+	gone  bool // expired: write a tombstone
+}
+
+func (e *entry) integ() string { return integOf(e.key) }
+
+// New validates cfg and returns a Processor.
+func New(cfg Config) (*Processor, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("processor: no brokers")
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.TransactionalID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "local"
+		}
+		cfg.TransactionalID = cfg.Group + "-" + host
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 5000
+	}
+	if cfg.RestoreTimeout <= 0 {
+		cfg.RestoreTimeout = 2 * time.Minute
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Processor{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		m:     m,
+		parts: map[int32]*partition{},
+	}, nil
+}
+
+// Run consumes and processes until ctx is cancelled (returning nil) or a
+// non-retryable Kafka error occurs.
+func (p *Processor) Run(ctx context.Context) error {
+	if err := p.checkTopics(ctx); err != nil {
+		return err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ClientID("clarion-processor"),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(bus.TopicEvents),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(partitioner{hash: kgo.StickyKeyPartitioner(nil)}),
+		kgo.OnPartitionsAssigned(p.assigned),
+		kgo.OnPartitionsRevoked(p.revoked),
+		kgo.OnPartitionsLost(p.revoked),
+		kgo.WithLogger(logAdapter{p.log}),
+	}
+	opts = append(opts, p.cfg.ClientOpts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("processor: client: %w", err)
+	}
+	defer sess.Close()
+	p.log.Info("processor started", "group", p.cfg.Group, "transactional_id", p.cfg.TransactionalID)
+
+	batch := 0
+	for {
+		fs := sess.PollRecords(ctx, p.cfg.MaxPollRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return nil
+		}
+		if err := p.takeRestoreErr(); err != nil {
+			return err
+		}
+		fs.EachError(func(t string, part int32, err error) {
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		})
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		batch++
+		if err := sess.Begin(); err != nil {
+			return fmt.Errorf("processor: begin transaction: %w", err)
+		}
+		var prodErr errOnce
+		produce := func(r *kgo.Record) {
+			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.set(err) })
+		}
+		start := time.Now()
+		n, missing := p.processBatch(fs, produce)
+		if p.cfg.crashAfterProduce != nil && p.cfg.crashAfterProduce(batch) {
+			_ = sess.Client().Flush(ctx) // the records reach the log, uncommitted
+			return errCrashed
+		}
+		try := kgo.TryCommit
+		if missing {
+			// A partition lost its state mid-batch (revoked): never commit
+			// offsets past records that were not processed.
+			try = kgo.TryAbort
+		}
+		committed, err := sess.End(ctx, try)
+		if err == nil && prodErr.get() != nil {
+			err = prodErr.get()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			p.m.txns.WithLabelValues("failed").Inc()
+			return fmt.Errorf("processor: end transaction: %w", err)
+		}
+		if !committed {
+			p.m.txns.WithLabelValues("aborted").Inc()
+			p.log.Info("transaction aborted (rebalance); restoring state from the changelog", "records", n)
+			if err := p.reloadOwned(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		p.m.txns.WithLabelValues("committed").Inc()
+		p.m.batchSeconds.Observe(time.Since(start).Seconds())
+		fs.EachRecord(func(r *kgo.Record) {
+			if ra, err := time.Parse(time.RFC3339Nano, bus.Header(r, bus.HeaderReceivedAt)); err == nil {
+				p.m.latency.Observe(time.Since(ra).Seconds())
+			}
+		})
+	}
+}
+
+func (p *Processor) takeRestoreErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.restoreErr
+	p.restoreErr = nil
+	return err
+}
+
+// checkTopics verifies the changelog has at least as many partitions as
+// the events topic.
+func (p *Processor) checkTopics(ctx context.Context) error {
+	cl, err := bus.NewClient(p.cfg.Brokers, p.log, p.cfg.ClientOpts...)
+	if err != nil {
+		return fmt.Errorf("processor: client: %w", err)
+	}
+	defer cl.Close()
+	if err := bus.EnsureTopics(ctx, cl, bus.Topics(0)); err != nil {
+		return err
+	}
+	td, err := kadm.NewClient(cl).ListTopics(ctx, bus.TopicEvents, bus.TopicChangelog)
+	if err != nil {
+		return fmt.Errorf("processor: list topics: %w", err)
+	}
+	ev, cg := len(td[bus.TopicEvents].Partitions), len(td[bus.TopicChangelog].Partitions)
+	if cg < ev {
+		return fmt.Errorf("processor: %s has %d partitions, fewer than %s's %d: state could not follow its users",
+			bus.TopicChangelog, cg, bus.TopicEvents, ev)
+	}
+	return nil
+}
+
+type errOnce struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *errOnce) set(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+func (e *errOnce) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// partitioner writes changelog records to the partition set on the record
+// (the user's events partition) and hashes keys everywhere else.
+type partitioner struct{ hash kgo.Partitioner }
+
+func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if t == bus.TopicChangelog {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return p.hash.ForTopic(t)
+}
+
+// processBatch runs every record through the detectors and produces the
+// outputs and changelog records. It returns the number of records, and
+// whether some were skipped because their partition has no state here.
+func (p *Processor) processBatch(fs kgo.Fetches, produce func(*kgo.Record)) (n int, missing bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ev logevent.Event
+	var res detect.Result
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		part := p.parts[fp.Partition]
+		if part == nil {
+			// Revoked while fetched: the transaction must abort.
+			missing = true
+			return
+		}
+		for _, r := range fp.Records {
+			n++
+			p.processRecord(part, r, &ev, &res, produce)
+		}
+		p.sweep(fp.Partition, part)
+		for _, e := range part.dirty {
+			if !e.dirty {
+				continue
+			}
+			e.dirty = false
+			if e.gone {
+				produce(&kgo.Record{Topic: bus.TopicChangelog, Partition: fp.Partition, Key: []byte(e.key)})
+				delete(part.users, e.key)
+				continue
+			}
+			produce(&kgo.Record{Topic: bus.TopicChangelog, Partition: fp.Partition, Key: []byte(e.key), Value: e.u.AppendBinary(nil)})
+		}
+		clear(part.dirty)
+		part.dirty = part.dirty[:0]
+	})
+	return n, missing
+}
+
+func (p *Processor) processRecord(part *partition, r *kgo.Record, ev *logevent.Event, res *detect.Result, produce func(*kgo.Record)) {
+	if err := logevent.Parse(r.Value, ev); err != nil {
+		p.m.events.WithLabelValues("unparseable").Inc()
+		produce(&kgo.Record{Topic: bus.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: append(r.Headers,
+			kgo.RecordHeader{Key: "error", Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: "source_topic", Value: []byte(r.Topic)})})
+		return
+	}
+	if ev.Published.IsZero() {
+		// Unparseable published (a placeholder, as one public sample has):
+		// time the event by when Clarion received it.
+		p.m.publishedFallback.Inc()
+		if t, err := time.Parse(time.RFC3339Nano, bus.Header(r, bus.HeaderReceivedAt)); err == nil {
+			ev.Published = t.UTC()
+		} else {
+			ev.Published = r.Timestamp.UTC()
+		}
+	}
+	integ := bus.Header(r, bus.HeaderIntegrationID)
+	if integ == "" {
+		integ = "unknown"
+	}
+	userKey := ev.UserKey()
+	key := string(bus.AppendKey(nil, integ, userKey))
+	e := part.users[key]
+	if e == nil {
+		e = &entry{key: key}
+		part.users[key] = e
+		p.m.users.Inc()
+	}
+	if e.gone {
+		e.gone = false
+	}
+	part.eng.Process(integ, &e.u, ev, res)
+	switch {
+	case res.Duplicate:
+		p.m.events.WithLabelValues("duplicate").Inc()
+		return
+	case res.Ignored:
+		p.m.events.WithLabelValues("ignored").Inc()
+	default:
+		p.m.events.WithLabelValues("processed").Inc()
+	}
+	if !e.dirty {
+		e.dirty = true
+		part.dirty = append(part.dirty, e)
+	}
+	if t := ev.Published.UnixMilli(); t > part.watermark {
+		part.watermark = t
+	}
+	okey := []byte(key)
+	for i := range res.Anomalies {
+		a := &res.Anomalies[i]
+		b, err := json.Marshal(a)
+		if err != nil {
+			continue
+		}
+		p.m.anomalies.WithLabelValues(a.Type).Inc()
+		produce(&kgo.Record{Topic: bus.TopicAnomalies, Key: okey, Value: b})
+	}
+	if res.Alert != nil {
+		if b, err := json.Marshal(res.Alert); err == nil {
+			p.m.alerts.Inc()
+			produce(&kgo.Record{Topic: bus.TopicAlerts, Key: okey, Value: b})
+		}
+	}
+}
+
+// sweep expires users idle for Params.IdleTTL of event time, once the
+// partition's watermark has moved an hour since the last sweep.
+func (p *Processor) sweep(_ int32, part *partition) {
+	if part.watermark-part.swept < time.Hour.Milliseconds() {
+		return
+	}
+	part.swept = part.watermark
+	now := time.UnixMilli(part.watermark)
+	for _, e := range part.users {
+		if !e.gone && part.eng.Expired(&e.u, now) {
+			part.eng.Detach(e.integ(), &e.u)
+			e.gone = true
+			if !e.dirty {
+				e.dirty = true
+				part.dirty = append(part.dirty, e)
+			}
+			p.m.expired.Inc()
+			p.m.users.Dec()
+		}
+	}
+}
+
+type logAdapter struct{ l *slog.Logger }
+
+func (a logAdapter) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (a logAdapter) Log(level kgo.LogLevel, msg string, kv ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		a.l.Error(msg, kv...)
+	case kgo.LogLevelWarn:
+		a.l.Warn(msg, kv...)
+	default:
+		a.l.Debug(msg, kv...)
+	}
+}

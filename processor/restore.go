@@ -1,0 +1,177 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/processor/detect"
+)
+
+// assigned restores the newly assigned partitions' users from the
+// changelog. franz-go calls it before fetching from those partitions, so no
+// record is processed against missing state.
+func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	parts := m[bus.TopicEvents]
+	if len(parts) == 0 {
+		return
+	}
+	if err := p.restore(ctx, parts); err != nil {
+		p.log.Error("restore from changelog failed", "partitions", parts, "err", err)
+		p.mu.Lock()
+		p.restoreErr = err
+		p.mu.Unlock()
+	}
+}
+
+// revoked drops the state of partitions this instance no longer owns.
+func (p *Processor) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range m[bus.TopicEvents] {
+		p.drop(n)
+	}
+}
+
+func (p *Processor) drop(n int32) {
+	part := p.parts[n]
+	if part == nil {
+		return
+	}
+	for _, e := range part.users {
+		if !e.gone {
+			p.m.users.Dec()
+		}
+	}
+	delete(p.parts, n)
+	p.m.partitions.Dec()
+}
+
+// reloadOwned throws away in-memory state of every owned partition and
+// restores it from the changelog (after an aborted transaction).
+func (p *Processor) reloadOwned(ctx context.Context) error {
+	p.mu.Lock()
+	parts := make([]int32, 0, len(p.parts))
+	for n := range p.parts {
+		parts = append(parts, n)
+	}
+	p.mu.Unlock()
+	return p.restore(ctx, parts)
+}
+
+// restore reads changelog partitions parts from the start to their last
+// stable offset and installs the users found there.
+func (p *Processor) restore(ctx context.Context, parts []int32) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RestoreTimeout)
+	defer cancel()
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	fresh := map[int32]*partition{}
+	for _, n := range parts {
+		fresh[n] = &partition{eng: detect.NewEngine(p.cfg.Params), users: map[string]*entry{}}
+	}
+	cl, err := bus.NewClient(p.cfg.Brokers, p.log, append([]kgo.Opt{
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	}, p.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("processor: restore client: %w", err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, bus.TopicChangelog)
+	if err != nil {
+		return fmt.Errorf("processor: changelog offsets: %w", err)
+	}
+	want := map[int32]int64{}
+	offs := map[int32]kgo.Offset{}
+	for _, n := range parts {
+		lo, ok := ends.Lookup(bus.TopicChangelog, n)
+		if !ok || lo.Err != nil {
+			return fmt.Errorf("processor: changelog partition %d end offset: %v", n, lo.Err)
+		}
+		if lo.Offset > 0 {
+			want[n] = lo.Offset
+			offs[n] = kgo.NewOffset().AtStart()
+		}
+	}
+	restored, corrupt := 0, 0
+	if len(want) > 0 {
+		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{bus.TopicChangelog: offs})
+		for len(want) > 0 {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("processor: restore %v: %w", parts, err)
+			}
+			var ferr error
+			fs.EachError(func(_ string, _ int32, err error) {
+				if !errors.Is(err, context.Canceled) {
+					ferr = err
+				}
+			})
+			if ferr != nil {
+				p.log.Warn("changelog fetch", "err", ferr)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				end, ok := want[r.Partition]
+				if !ok || r.Offset >= end {
+					return
+				}
+				if r.Offset+1 >= end {
+					delete(want, r.Partition)
+				}
+				if r.Attrs.IsControl() {
+					return
+				}
+				part := fresh[r.Partition]
+				key := string(r.Key)
+				if r.Value == nil {
+					delete(part.users, key)
+					return
+				}
+				e := &entry{key: key}
+				if err := e.u.UnmarshalBinary(r.Value); err != nil {
+					corrupt++
+					p.m.corrupt.Inc()
+					p.log.Warn("skipping corrupt changelog record", "partition", r.Partition, "offset", r.Offset, "err", err)
+					delete(part.users, key)
+					return
+				}
+				part.users[key] = e
+			})
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range parts {
+		p.drop(n)
+		part := fresh[n]
+		for _, e := range part.users {
+			if e.u.LastSeen > part.watermark {
+				part.watermark = e.u.LastSeen
+			}
+			part.eng.Attach(e.integ(), &e.u)
+			p.m.users.Inc()
+			restored++
+		}
+		part.swept = part.watermark
+		p.parts[n] = part
+		p.m.partitions.Inc()
+	}
+	p.m.restored.Add(float64(restored))
+	p.log.Info("restored state from changelog", "partitions", parts, "users", restored, "corrupt", corrupt)
+	return nil
+}
+
+// integOf returns the integration part of a record key (integration/user).
+func integOf(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return key[:i]
+		}
+	}
+	return key
+}
