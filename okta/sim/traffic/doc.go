@@ -82,8 +82,9 @@
 //     is not in the user's history.
 //   - new_network: past learning, and securityContext.asNumber is not in the
 //     user's history.
-//   - anonymizing_proxy: securityContext.isProxy is true (no learning
-//     period needed).
+//   - anonymizing_proxy: securityContext.isProxy is true, or Okta flagged
+//     the sign-in (debugContext.debugData.threatSuspected "true"); no
+//     learning period needed.
 //
 // Okta's own debugData.behaviors ({New City=POSITIVE, ...}) are filled in as
 // Okta computes them (new geo-location within 20 km of the last 20 sign-ins,

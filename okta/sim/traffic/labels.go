@@ -149,7 +149,7 @@ func (m *Model) label(u *user, r *Record) {
 			exp |= bitUnusualTime
 		}
 	}
-	if r.Flags&flagProxy != 0 {
+	if r.Flags&(flagProxy|flagThreat) != 0 { // isProxy, or Okta's threatSuspected
 		exp |= bitAnonymizingProxy
 	}
 	r.Expect = exp

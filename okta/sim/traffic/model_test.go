@@ -121,8 +121,8 @@ func TestEventsAndLabels(t *testing.T) {
 		if e.Attack != "" && ev.EventType == logevent.EventTypeSessionStart {
 			attacks[e.Attack]++
 		}
-		if ev.IsProxy != slices.Contains(e.Expect, AnonymizingProxy) && ev.Success() && ev.EventType == logevent.EventTypeSessionStart {
-			t.Fatalf("anonymizing_proxy label disagrees with isProxy: %s", e.Raw)
+		if (ev.IsProxy || ev.ThreatSuspected) != slices.Contains(e.Expect, AnonymizingProxy) && ev.Success() && ev.EventType == logevent.EventTypeSessionStart {
+			t.Fatalf("anonymizing_proxy label disagrees with isProxy/threatSuspected: %s", e.Raw)
 		}
 		if ev.Success() && ev.EventType == logevent.EventTypeSessionStart {
 			byUser[e.UserID] = append(byUser[e.UserID], succ{*ev, i})
