@@ -345,21 +345,21 @@ func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
 	return ref, sawUUID, sawActor, err
 }
 
-// value validates and consumes any JSON value.
+// value validates and consumes any JSON value. Objects and arrays are
+// walked by skip, an iterative state machine: no recursion and no closure
+// per token, which is where a JSON validator spends its time.
 func (s *scanner) value(depth int) error {
 	if s.i >= len(s.b) {
 		return s.fail("unexpected end")
 	}
 	switch c := s.b[s.i]; {
-	case c == '{':
-		return s.object(depth, func([]byte, bool) error { return s.value(depth + 1) })
-	case c == '[':
-		return s.array(depth, func(int) error { return s.value(depth + 1) })
 	case c == '"':
 		_, err := s.str()
 		return err
 	case c == '-' || (c >= '0' && c <= '9'):
 		return s.number()
+	case c == '{' || c == '[':
+		return s.skip(depth)
 	case c == 't':
 		return s.lit("true")
 	case c == 'f':
@@ -368,6 +368,145 @@ func (s *scanner) value(depth int) error {
 		return s.lit("null")
 	}
 	return s.fail("unexpected character %q", s.b[s.i])
+}
+
+// Container kinds on skip's stack.
+const (
+	inObject = 1
+	inArray  = 2
+)
+
+// skip states.
+const (
+	stValue        = iota // a value
+	stValueOrClose        // after '[': a value or ']'
+	stKeyOrClose          // after '{': a key or '}'
+	stKey                 // after ',' in an object: a key
+	stColon               // after a key: ':'
+	stAfter               // after a value: ',' or the container's close
+)
+
+// skip validates one JSON value at s.i and advances past it. depth is the
+// nesting of the value's container, so the maxDepth bound is global.
+func (s *scanner) skip(depth int) error {
+	b := s.b
+	i := s.i
+	var stack [maxDepth + 1]byte
+	top := 0 // containers open inside this value
+	st := stValue
+	for {
+		if st != stAfter || top > 0 {
+			for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+				i++
+			}
+			if i >= len(b) {
+				s.i = i
+				return s.fail("unexpected end")
+			}
+		}
+		switch st {
+		case stAfter:
+			if top == 0 {
+				s.i = i
+				return nil
+			}
+			switch c := b[i]; {
+			case c == ',':
+				i++
+				if stack[top-1] == inObject {
+					st = stKey
+				} else {
+					st = stValue
+				}
+			case c == '}' && stack[top-1] == inObject, c == ']' && stack[top-1] == inArray:
+				i++
+				top--
+			default:
+				s.i = i
+				return s.fail("want ',' or the end of the container")
+			}
+		case stColon:
+			if b[i] != ':' {
+				s.i = i
+				return s.fail("want ':'")
+			}
+			i++
+			st = stValue
+		case stKeyOrClose, stKey:
+			if b[i] == '}' && st == stKeyOrClose {
+				i++
+				top--
+				st = stAfter
+				continue
+			}
+			if b[i] != '"' {
+				s.i = i
+				return s.fail("want a string key")
+			}
+			end, _, why := scanString(b, i)
+			if why != "" {
+				s.i = end
+				return s.fail("%s", why)
+			}
+			i = end
+			st = stColon
+		default: // stValue, stValueOrClose
+			c := b[i]
+			if c == ']' && st == stValueOrClose {
+				i++
+				top--
+				st = stAfter
+				continue
+			}
+			switch {
+			case c == '"':
+				end, _, why := scanString(b, i)
+				if why != "" {
+					s.i = end
+					return s.fail("%s", why)
+				}
+				i = end
+				st = stAfter
+			case c == '{' || c == '[':
+				if depth+top >= maxDepth {
+					s.i = i
+					return s.fail("nesting deeper than %d", maxDepth)
+				}
+				i++
+				if c == '{' {
+					stack[top] = inObject
+					st = stKeyOrClose
+				} else {
+					stack[top] = inArray
+					st = stValueOrClose
+				}
+				top++
+			case c == '-' || (c >= '0' && c <= '9'):
+				s.i = i
+				if err := s.number(); err != nil {
+					return err
+				}
+				i = s.i
+				st = stAfter
+			case c == 't' || c == 'f' || c == 'n':
+				w := "null"
+				if c == 't' {
+					w = "true"
+				} else if c == 'f' {
+					w = "false"
+				}
+				if len(b)-i < len(w) || string(b[i:i+len(w)]) != w {
+					s.i = i
+					return s.fail("bad literal")
+				}
+				i += len(w)
+				st = stAfter
+			default:
+				s.i = i
+				return s.fail("unexpected character %q", c)
+			}
+		}
+	}
 }
 
 func (s *scanner) lit(w string) error {
@@ -381,49 +520,54 @@ func (s *scanner) lit(w string) error {
 // str consumes a string starting at '"', validating escapes and rejecting
 // control characters, and reports whether it holds escapes.
 func (s *scanner) str() (escaped bool, err error) {
-	i := s.i + 1
-	b := s.b
-	for i < len(b) {
-		// Skip 8 plain bytes at a time: no '"', no '\\', no control byte.
+	end, escaped, why := scanString(s.b, s.i)
+	s.i = end
+	if why != "" {
+		return escaped, s.fail("%s", why)
+	}
+	return escaped, nil
+}
+
+// scanString scans the string whose opening quote is at b[i]. It returns
+// the index after the closing quote, whether the string holds escapes, and
+// why it is invalid ("" when valid; end is then the offending position).
+func scanString(b []byte, i int) (end int, escaped bool, why string) {
+	i++
+	for {
+		// Skip plain bytes (no '"', no '\\', no control byte): 8 at a
+		// time, then one at a time up to the special byte.
 		for i+8 <= len(b) && !specialIn8(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}
-		if i >= len(b) {
-			break
+		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			i++
 		}
-		c := b[i]
-		switch {
-		case c == '"':
-			s.i = i + 1
-			return escaped, nil
-		case c == '\\':
+		if i >= len(b) {
+			return i, escaped, "unterminated string"
+		}
+		switch b[i] {
+		case '"':
+			return i + 1, escaped, ""
+		case '\\':
 			escaped = true
 			if i+1 >= len(b) {
-				s.i = i
-				return escaped, s.fail("unterminated escape")
+				return i, escaped, "unterminated escape"
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					s.i = i
-					return escaped, s.fail("bad \\u escape")
+					return i, escaped, "bad \\u escape"
 				}
 				i += 6
 			default:
-				s.i = i
-				return escaped, s.fail("bad escape")
+				return i, escaped, "bad escape"
 			}
-		case c < 0x20:
-			s.i = i
-			return escaped, s.fail("control character in string")
 		default:
-			i++
+			return i, escaped, "control character in string"
 		}
 	}
-	s.i = i
-	return escaped, s.fail("unterminated string")
 }
 
 // specialIn8 reports whether any of the 8 bytes in x is '"', '\\' or below
