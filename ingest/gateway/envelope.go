@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // EnvelopeError says why a delivery body is not an Okta event hook envelope.
@@ -19,6 +20,7 @@ func envErr(format string, args ...any) error {
 
 // EventRef is one element of an envelope's data.events: its exact bytes
 // (a sub-slice of the body, not a copy) and the fields the gateway keys by.
+// The strings alias the body too, unless they held JSON escapes.
 type EventRef struct {
 	Raw         []byte
 	DeliveryID  string // the envelope's eventId, the same for every event of a delivery
@@ -49,7 +51,8 @@ const maxDepth = 256
 // object. An envelope with an empty events array is valid. As with
 // encoding/json, the last of duplicate keys wins.
 //
-// Hazard: EventRef.Raw aliases body; copy it if it must outlive body.
+// Hazard: EventRef's fields alias body, which must not be modified while
+// they are in use; copy them if they must outlive body.
 func SplitEnvelope(body []byte, fn func(EventRef) error) (Envelope, error) {
 	var env Envelope
 	var refsBuf [32]EventRef
@@ -225,6 +228,7 @@ func keyIs(key []byte, escaped bool, name string) bool {
 }
 
 // stringValue consumes a value; if it is a string it returns it decoded.
+// An unescaped string (all of Okta's ids) aliases the body: no copy.
 func (s *scanner) stringValue(depth int) (string, bool, error) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return "", false, s.value(depth)
@@ -235,7 +239,11 @@ func (s *scanner) stringValue(depth int) (string, bool, error) {
 		return "", false, err
 	}
 	if !escaped {
-		return string(s.b[start+1 : s.i-1]), true, nil
+		raw := s.b[start+1 : s.i-1]
+		if len(raw) == 0 {
+			return "", true, nil
+		}
+		return unsafe.String(&raw[0], len(raw)), true, nil
 	}
 	var v string
 	if err := json.Unmarshal(s.b[start:s.i], &v); err != nil {
