@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/secrets"
@@ -53,8 +54,35 @@ type Config struct {
 // API is the /api/ handler. Other components add their routes with Handle
 // before the server starts; all of them sit behind the token check.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	mux     *http.ServeMux
+	session atomic.Pointer[SessionAuth]
+}
+
+// Errors a SessionAuth returns.
+var (
+	// ErrNoSession: the request carries no valid session; the API answers 401.
+	ErrNoSession = errors.New("api: no valid session")
+	// ErrCSRF: the session is valid but a state-changing request lacks its
+	// CSRF token (or comes from another origin); the API answers 403.
+	ErrCSRF = errors.New("api: missing or wrong CSRF token")
+)
+
+// SessionAuth authenticates a request that carries no Authorization header,
+// such as the console's session cookie. It returns nil to let the request
+// through, ErrNoSession (401) or ErrCSRF (403).
+type SessionAuth func(r *http.Request) error
+
+// UseSessions lets requests without an Authorization header in when auth
+// accepts them (the console's session cookie). A request that sends an
+// Authorization header is judged by the bearer token alone. Call it before
+// the server starts; nil turns sessions off.
+func (a *API) UseSessions(auth SessionAuth) {
+	if auth == nil {
+		a.session.Store(nil)
+		return
+	}
+	a.session.Store(&auth)
 }
 
 // New returns the API for cfg.
@@ -86,17 +114,39 @@ func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 // Register mounts the API on mux at /api/.
 func (a *API) Register(mux *http.ServeMux) { mux.Handle("/api/", a) }
 
-// ServeHTTP checks the token, then routes.
+// ServeHTTP checks the token (or the session, see UseSessions), then routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, ok := bearer(r.Header.Get("Authorization"))
-	if !ok || !secrets.EqualTokens(tok, a.cfg.Token) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="clarion"`)
-		WriteError(w, http.StatusUnauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token>")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !a.authorized(w, r) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
 	a.mux.ServeHTTP(w, r)
+}
+
+// authorized answers 401/403 itself and reports false when r may not pass.
+func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if auth := a.session.Load(); auth != nil {
+			err := (*auth)(r)
+			if err == nil {
+				return true
+			}
+			if errors.Is(err, ErrCSRF) {
+				WriteError(w, http.StatusForbidden, "csrf", "send the session's CSRF token in the X-CSRF-Token header, from the console's own origin")
+				return false
+			}
+		}
+	}
+	tok, ok := bearer(h)
+	if !ok || !secrets.EqualTokens(tok, a.cfg.Token) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="clarion"`)
+		WriteError(w, http.StatusUnauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token>, or sign in to the console")
+		return false
+	}
+	return true
 }
 
 func bearer(h string) (string, bool) {

@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/clarion-itdr/clarion/console"
 	"github.com/clarion-itdr/clarion/ingest/gateway"
 	"github.com/clarion-itdr/clarion/internal/api"
 	"github.com/clarion-itdr/clarion/internal/bus"
@@ -265,6 +266,15 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 			return nil, err
 		}
 		a.API.Register(a.Mux)
+		con, err := console.New(console.Config{
+			Token: tok, Brokers: a.Brokers,
+			Logger: a.log.With("component", "console"), Registerer: a.Registry,
+		})
+		if err != nil {
+			return nil, err
+		}
+		con.Register(a.Mux, a.API) // the UI at /, sessions, /api/alerts*
+		a.Add("console", con)      // follows clarion.alerts and clarion.anomalies
 	}
 	if err := a.addComponents(); err != nil {
 		return nil, err
