@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,6 +118,7 @@ func NewConsumer(cfg ConsumerConfig, w Writer) (*Consumer, error) {
 // Run consumes until ctx is cancelled, then flushes what it holds (for at
 // most 10 s), commits, leaves the group and returns nil.
 func (c *Consumer) Run(ctx context.Context) error {
+	var rebalanceWaiting atomic.Bool
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topics...),
@@ -125,6 +127,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(64 << 20),
+		// A rebalance waits for us: store what we hold and let it proceed.
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { rebalanceWaiting.Store(true) }),
 	}
 	opts = append(opts, bus.ProducerOpts(0)...)
 	opts = append(opts, c.cfg.KafkaOpts...)
@@ -135,6 +139,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// With BlockRebalanceOnPoll, leaving the group on Close waits for a
 	// rebalance that a blocked poll holds back: allow it first.
 	defer func() { cl.AllowRebalance(); cl.Close() }()
+
+	// Dead letters need their topic; the others are created by whoever runs
+	// bus.EnsureTopics at start. A failure here is not fatal: the produce is
+	// retried (and logged) at the first dead letter.
+	for _, spec := range bus.Topics(0) {
+		if spec.Name == bus.TopicDeadLetter {
+			ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := bus.EnsureTopics(ectx, cl, []bus.TopicSpec{spec}); err != nil && ctx.Err() == nil {
+				c.log.Warn("cannot create the dead-letter topic yet", "topic", spec.Name, "err", err)
+			}
+			cancel()
+		}
+	}
 
 	// Two batches at most: one being flushed in the background (inflight)
 	// while the next one fills. Flushes run one after another, so offsets
@@ -191,8 +208,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 			for _, r := range p.Records {
 				c.add(cur, r)
 			}
+			// read_committed: the end a consumer can reach is the last
+			// stable offset (below open transactions), not the high watermark.
+			end := p.HighWatermark
+			if p.LastStableOffset > 0 && p.LastStableOffset < end {
+				end = p.LastStableOffset
+			}
 			last := p.Records[len(p.Records)-1]
-			c.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(p.HighWatermark - last.Offset - 1))
+			c.m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(end-last.Offset-1, 0)))
 		})
 		if cur.pending > 0 && (cur.pending >= c.cfg.BatchSize || time.Since(cur.first) >= c.cfg.FlushInterval) {
 			waitInflight()
@@ -212,9 +235,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		switch {
 		case cur.pending == 0 && inflight == nil:
+			rebalanceWaiting.Store(false)
 			cl.AllowRebalance()
 			lastDrain = time.Now()
-		case time.Since(lastDrain) >= drainEvery:
+		case rebalanceWaiting.Load() || time.Since(lastDrain) >= drainEvery:
 			// Under steady load a batch is always filling: now and then
 			// store everything so that a pending rebalance can proceed.
 			waitInflight()
@@ -225,6 +249,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				}
 				cur = newState()
 			}
+			rebalanceWaiting.Store(false)
 			cl.AllowRebalance()
 			lastDrain = time.Now()
 		}
@@ -356,7 +381,9 @@ func (c *Consumer) flushOnce(ctx context.Context, cl *kgo.Client, s *state) erro
 	// resume point after a crash, so whatever it covers must already be
 	// in the dead-letter topic.
 	if len(s.dead) > 0 && !s.sentDLQ {
-		if err := cl.ProduceSync(ctx, s.dead...).FirstErr(); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := cl.ProduceSync(pctx, s.dead...).FirstErr(); err != nil {
 			return fmt.Errorf("produce dead letters: %w", err)
 		}
 		s.sentDLQ = true

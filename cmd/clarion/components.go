@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/clarion-itdr/clarion/internal/app"
 )
 
 // newComponentCmd is `clarion poller|processor|sink`: one component alone
@@ -17,6 +19,9 @@ func newComponentCmd(target, short string) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), false)
+	if target == app.TargetSink {
+		f.registerSinks(cmd.Flags())
+	}
 	envUsage(cmd.Flags())
 	return cmd
 }

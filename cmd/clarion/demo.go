@@ -87,6 +87,7 @@ func newDemoCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), true)
+	f.registerSinks(cmd.Flags())
 	cmd.Flags().StringVar(&simHTTP, "sim-http", "127.0.0.1:8081", "listen address of the simulated Okta org")
 	cmd.Flags().IntVar(&simUsers, "sim-users", 200, "users in the simulated org")
 	cmd.Flags().Int64Var(&simSeed, "sim-seed", 1, "seed of the simulated traffic")

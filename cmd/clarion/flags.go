@@ -48,6 +48,13 @@ type runFlags struct {
 	embeddedKafka string
 	partitions    int32
 	clickhouse    string
+	chUser        string
+	chPassword    string
+	chDatabase    string
+	chCompression string
+	retention     time.Duration
+	lake          bool
+	lakeFlush     time.Duration
 	maxBody       int64
 	ackTimeout    time.Duration
 	allowInsecure bool
@@ -64,12 +71,23 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 		fs.StringVar(&f.embeddedKafka, "embedded-kafka", "127.0.0.1:9092", "listen address of the embedded Kafka started when --kafka-brokers is empty")
 	}
 	fs.Int32Var(&f.partitions, "partitions", 0, "partitions of data topics created when missing (default 6 embedded, 12 on a cluster)")
-	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:9000; empty: no ClickHouse sink")
 	fs.Int64Var(&f.maxBody, "max-body", 10<<20, "largest event hook delivery accepted, in bytes")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", 2500*time.Millisecond, "wait for Kafka acks before answering a hook 503")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+}
+
+// registerSinks adds the storage flags, for the targets that run the sinks.
+func (f *runFlags) registerSinks(fs *pflag.FlagSet) {
+	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:9000; empty: no ClickHouse sink")
+	fs.StringVar(&f.chUser, "clickhouse-user", "default", "ClickHouse user")
+	fs.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (prefer the environment variable)")
+	fs.StringVar(&f.chDatabase, "clickhouse-database", "clarion", "ClickHouse database")
+	fs.StringVar(&f.chCompression, "clickhouse-compression", "none", "native protocol compression: none, lz4 or zstd (use one across a WAN)")
+	fs.DurationVar(&f.retention, "retention", 0, "keep ClickHouse rows this long (TTL on ClickHouse 22.3 and later, set when tables are created); 0 keeps them forever")
+	fs.BoolVar(&f.lake, "lake", true, "write the Parquet lake under <data-dir>/lake")
+	fs.DurationVar(&f.lakeFlush, "lake-flush-interval", 0, "Parquet flush interval: fewer, larger files when longer (0: 30s)")
 }
 
 func (f *runFlags) logger() (*slog.Logger, error) {
@@ -104,18 +122,25 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 
 func (f *runFlags) config(log *slog.Logger) app.Config {
 	return app.Config{
-		DataDir:              f.dataDir,
-		HTTPAddr:             f.httpAddr,
-		PublicURL:            f.publicURL,
-		KafkaBrokers:         f.kafkaBrokers,
-		EmbeddedKafka:        f.embeddedKafka,
-		Partitions:           f.partitions,
-		ClickHouse:           f.clickhouse,
-		AdminToken:           os.Getenv("CLARION_ADMIN_TOKEN"),
-		MasterKey:            os.Getenv("CLARION_MASTER_KEY"),
-		MaxBody:              f.maxBody,
-		AckTimeout:           f.ackTimeout,
-		AllowInsecureTenants: f.allowInsecure,
-		Logger:               log,
+		DataDir:               f.dataDir,
+		HTTPAddr:              f.httpAddr,
+		PublicURL:             f.publicURL,
+		KafkaBrokers:          f.kafkaBrokers,
+		EmbeddedKafka:         f.embeddedKafka,
+		Partitions:            f.partitions,
+		ClickHouse:            f.clickhouse,
+		ClickHouseUser:        f.chUser,
+		ClickHousePassword:    f.chPassword,
+		ClickHouseDatabase:    f.chDatabase,
+		ClickHouseCompression: f.chCompression,
+		Retention:             f.retention,
+		NoLake:                !f.lake,
+		LakeFlushInterval:     f.lakeFlush,
+		AdminToken:            os.Getenv("CLARION_ADMIN_TOKEN"),
+		MasterKey:             os.Getenv("CLARION_MASTER_KEY"),
+		MaxBody:               f.maxBody,
+		AckTimeout:            f.ackTimeout,
+		AllowInsecureTenants:  f.allowInsecure,
+		Logger:                log,
 	}
 }

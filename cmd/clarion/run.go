@@ -17,6 +17,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), true)
+	f.registerSinks(cmd.Flags())
 	envUsage(cmd.Flags())
 	return cmd
 }

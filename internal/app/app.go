@@ -78,6 +78,17 @@ type Config struct {
 	// ClickHouse is the native address (host:9000) of the ClickHouse the
 	// sink writes to. Empty: no ClickHouse sink.
 	ClickHouse string
+	// ClickHouseUser, ClickHousePassword, ClickHouseDatabase and
+	// ClickHouseCompression configure the ClickHouse sink (defaults:
+	// "default", none, "clarion", "none").
+	ClickHouseUser, ClickHousePassword, ClickHouseDatabase, ClickHouseCompression string
+	// Retention is the TTL of ClickHouse rows on servers that have TTL,
+	// set when tables are created. Zero keeps rows forever.
+	Retention time.Duration
+	// NoLake turns the Parquet lake under DataDir/lake off.
+	NoLake bool
+	// LakeFlushInterval is the Parquet sink's flush interval (default 30 s).
+	LakeFlushInterval time.Duration
 	// Partitions of the data topics Clarion creates when missing. Default 6
 	// embedded, 12 on a real cluster.
 	Partitions int32

@@ -9,8 +9,8 @@ import (
 )
 
 // addComponents adds the background components of the process's target:
-// the System Log poller, the processor and the sinks (Parquet always,
-// ClickHouse when Config.ClickHouse is set). The gateway and the console API
+// the System Log poller, the processor and the sinks (the Parquet lake
+// unless Config.NoLake, ClickHouse when Config.ClickHouse is set). The gateway and the console API
 // are HTTP handlers, mounted by New.
 func (a *App) addComponents() error {
 	t, log := a.target, a.log
@@ -35,16 +35,23 @@ func (a *App) addComponents() error {
 		a.Add("processor", p)
 	}
 	if Runs(t, TargetSink) {
-		pq, err := parquet.New(parquet.Config{
-			Brokers: a.Brokers, DataDir: a.cfg.DataDir, Logger: log.With("component", "sink-parquet"), Registerer: a.Registry,
-		})
-		if err != nil {
-			return err
+		if !a.cfg.NoLake {
+			pq, err := parquet.New(parquet.Config{
+				Brokers: a.Brokers, DataDir: a.cfg.DataDir, FlushInterval: a.cfg.LakeFlushInterval,
+				Logger: log.With("component", "sink-parquet"), Registerer: a.Registry,
+			})
+			if err != nil {
+				return err
+			}
+			a.Add("sink-parquet", pq)
 		}
-		a.Add("sink-parquet", pq)
 		if a.cfg.ClickHouse != "" {
 			ch, err := clickhouse.New(clickhouse.Config{
-				Brokers: a.Brokers, Addr: a.cfg.ClickHouse, Logger: log.With("component", "sink-clickhouse"), Registerer: a.Registry,
+				Brokers: a.Brokers, Addr: a.cfg.ClickHouse,
+				Username: a.cfg.ClickHouseUser, Password: a.cfg.ClickHousePassword,
+				Database: a.cfg.ClickHouseDatabase, Compression: a.cfg.ClickHouseCompression,
+				Retention: a.cfg.Retention,
+				Logger:    log.With("component", "sink-clickhouse"), Registerer: a.Registry,
 			})
 			if err != nil {
 				return err

@@ -1,0 +1,205 @@
+// Package sinkstest builds the Kafka records the sinks consume the way the
+// producers do: raw Okta LogEvents from the shared samples (byte for byte,
+// with a fresh uuid) with the gateway's headers, and anomaly, alert and
+// action objects.
+package sinkstest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/okta/logevent"
+)
+
+// SamplesDir finds shared/okta-samples beside the checkout (CI clones the
+// repository with a copy of shared/ beside it).
+func SamplesDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("CLARION_OKTA_SAMPLES"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		for _, c := range []string{filepath.Join(dir, "shared", "okta-samples"), filepath.Join(dir, "..", "shared", "okta-samples")} {
+			if st, err := os.Stat(c); err == nil && st.IsDir() {
+				return c
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("shared/okta-samples not found above the test directory; set CLARION_OKTA_SAMPLES")
+		}
+		dir = parent
+	}
+}
+
+// Samples returns every distinct LogEvent in the samples, raw. Hook
+// deliveries contribute each element of data.events, byte for byte.
+func Samples(t testing.TB) [][]byte {
+	t.Helper()
+	dir := SamplesDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples in %s: %v", dir, err)
+	}
+	seen := map[string]bool{}
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs [][]byte
+		if events := gjson.GetBytes(b, "data.events"); events.IsArray() {
+			events.ForEach(func(_, v gjson.Result) bool {
+				evs = append(evs, []byte(v.Raw))
+				return true
+			})
+		} else {
+			evs = append(evs, b)
+		}
+		for _, e := range evs {
+			u := gjson.GetBytes(e, "uuid").String()
+			if u == "" || seen[u] {
+				continue
+			}
+			seen[u] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// NewUUID returns a random version-4 UUID.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// WithUUID returns raw with its uuid replaced, every other byte unchanged.
+func WithUUID(raw []byte, uuid string) []byte {
+	old := gjson.GetBytes(raw, "uuid").String()
+	return bytes.Replace(raw, []byte(`"`+old+`"`), []byte(`"`+uuid+`"`), 1)
+}
+
+// EventRecord is a clarion.okta.events record as the gateway (source
+// "hook") or poller ("poll") produces it.
+func EventRecord(raw []byte, integrationID, source string, receivedAt time.Time) *kgo.Record {
+	var ev logevent.Event
+	_ = logevent.Parse(raw, &ev)
+	return &kgo.Record{
+		Topic: bus.TopicEvents,
+		Key:   bus.KeyFor(integrationID, ev.UserKey()),
+		Value: raw,
+		Headers: []kgo.RecordHeader{
+			{Key: bus.HeaderIntegrationID, Value: []byte(integrationID)},
+			{Key: bus.HeaderSource, Value: []byte(source)},
+			{Key: bus.HeaderReceivedAt, Value: []byte(bus.FormatTime(receivedAt))},
+			{Key: bus.HeaderUUID, Value: []byte(ev.UUID)},
+		},
+	}
+}
+
+// Events returns n hook records cycling through the samples, each with a
+// new uuid.
+func Events(t testing.TB, integrationID string, n int) []*kgo.Record {
+	t.Helper()
+	samples := Samples(t)
+	out := make([]*kgo.Record, n)
+	now := time.Now()
+	for i := range out {
+		out[i] = EventRecord(WithUUID(samples[i%len(samples)], NewUUID()), integrationID, bus.SourceHook, now)
+	}
+	return out
+}
+
+// Repoll returns a copy of an event record as the poller would produce it.
+func Repoll(r *kgo.Record) *kgo.Record {
+	c := EventRecord(r.Value, bus.Header(r, bus.HeaderIntegrationID), bus.SourcePoll, time.Now())
+	return c
+}
+
+// JSONRecord is a record on topic with v marshalled as its value.
+func JSONRecord(topic, key string, v any) *kgo.Record {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
+}
+
+// Anomaly, Alert and Action return objects shaped like the processor's,
+// triage's and responder's output.
+func Anomaly(id, typ, integrationID, userID string, published time.Time) map[string]any {
+	return map[string]any{
+		"id": id, "type": typ, "integration_id": integrationID,
+		"user":       map[string]any{"id": userID, "login": strings.ToLower(userID) + "@example.com"},
+		"event_uuid": NewUUID(), "published": bus.FormatTime(published), "score": 0.93,
+		"evidence": map[string]any{"speed_kmh": 4100.5, "from": "Toronto", "to": "Sydney"},
+		"sentence": "Signed in from Sydney 40 minutes after Toronto.",
+	}
+}
+
+// Alert is an alert object at version.
+func Alert(id, integrationID, userID, status string, version int, anomalyIDs ...string) map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"id": id, "dedup_key": "impossible_travel/" + userID, "integration_id": integrationID,
+		"user":   map[string]any{"id": userID, "login": strings.ToLower(userID) + "@example.com"},
+		"status": status, "disposition": "Unknown", "severity": "High", "action_required": "approval",
+		"anomalies": anomalyIDs, "first_seen": bus.FormatTime(now.Add(-time.Hour)), "last_seen": bus.FormatTime(now),
+		"version": version, "summary": "Impossible travel Toronto → Sydney",
+	}
+}
+
+// Action is an action object at version.
+func Action(id, alertID, integrationID, userID, state string, version int) map[string]any {
+	return map[string]any{
+		"id": id, "alert_id": alertID, "integration_id": integrationID,
+		"user": map[string]any{"id": userID, "login": strings.ToLower(userID) + "@example.com"},
+		"kind": "suspend_user", "state": state, "requested_at": bus.FormatTime(time.Now().Add(-time.Minute)),
+		"decided_by": "analyst@example.com", "executed_at": nil, "result": map[string]any{"dry_run": true},
+		"version": version,
+	}
+}
+
+// Produce sends recs synchronously and fails the test on error.
+func Produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// Eventually polls cond every 50 ms until it is true, failing the test
+// with msg() after timeout (a failure guard, not a timing assertion).
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %s", timeout, msg())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
