@@ -52,7 +52,7 @@ import (
 func main() {
 	addr := flag.String("clickhouse", envOr("CLARION_TEST_CLICKHOUSE", "127.0.0.1:9000"), "ClickHouse native address")
 	n := flag.Int("events", 200_000, "events to send")
-	samples := flag.String("samples", "../shared/okta-samples", "directory of Okta sample events")
+	samples := flag.String("samples", "okta/logevent/testdata/samples", "directory of Okta sample events")
 	batch := flag.Int("batch", 50_000, "sink batch size")
 	partitions := flag.Int("partitions", 6, "Kafka partitions")
 	skipParquet := flag.Bool("skip-parquet", false, "skip the Parquet measurement")

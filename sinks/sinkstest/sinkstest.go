@@ -23,8 +23,9 @@ import (
 	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
-// SamplesDir finds shared/okta-samples beside the checkout (CI clones the
-// repository with a copy of shared/ beside it).
+// SamplesDir returns the repository's copy of the public Okta samples
+// (okta/logevent/testdata/samples, copied unchanged from shared/okta-samples),
+// found from the module root; CLARION_OKTA_SAMPLES overrides it.
 func SamplesDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("CLARION_OKTA_SAMPLES"); d != "" {
@@ -35,14 +36,12 @@ func SamplesDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	for {
-		for _, c := range []string{filepath.Join(dir, "shared", "okta-samples"), filepath.Join(dir, "..", "shared", "okta-samples")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return c
-			}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "okta", "logevent", "testdata", "samples")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("shared/okta-samples not found above the test directory; set CLARION_OKTA_SAMPLES")
+			t.Fatal("no go.mod above the test directory; set CLARION_OKTA_SAMPLES")
 		}
 		dir = parent
 	}
