@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unsafe"
 )
 
@@ -384,138 +385,152 @@ const (
 	inArray  = 2
 )
 
-// skip states.
-const (
-	stValue        = iota // a value
-	stValueOrClose        // after '[': a value or ']'
-	stKeyOrClose          // after '{': a key or '}'
-	stKey                 // after ',' in an object: a key
-	stColon               // after a key: ':'
-	stAfter               // after a value: ',' or the container's close
-)
-
 // skip validates one JSON value at s.i and advances past it. depth is the
-// nesting of the value's container, so the maxDepth bound is global.
+// nesting of the value's container, so the maxDepth bound is global. It is
+// a state machine written with gotos (value, key, after), with no recursion
+// and no call per token but for strings' bodies: this is where a JSON
+// validator spends its time, and Okta's compact JSON takes the fast paths.
 func (s *scanner) skip(depth int) error {
 	b := s.b
 	i := s.i
 	var stack [maxDepth + 1]byte
 	top := 0 // containers open inside this value
-	st := stValue
-	for {
-		if st != stAfter || top > 0 {
-			for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-				i++
-			}
-			if i >= len(b) {
-				s.i = i
-				return s.fail("unexpected end")
-			}
-		}
-		switch st {
-		case stAfter:
-			if top == 0 {
-				s.i = i
-				return nil
-			}
-			switch c := b[i]; {
-			case c == ',':
-				i++
-				if stack[top-1] == inObject {
-					st = stKey
-				} else {
-					st = stValue
-				}
-			case c == '}' && stack[top-1] == inObject, c == ']' && stack[top-1] == inArray:
-				i++
-				top--
-			default:
-				s.i = i
-				return s.fail("want ',' or the end of the container")
-			}
-		case stColon:
-			if b[i] != ':' {
-				s.i = i
-				return s.fail("want ':'")
-			}
-			i++
-			st = stValue
-		case stKeyOrClose, stKey:
-			if b[i] == '}' && st == stKeyOrClose {
-				i++
-				top--
-				st = stAfter
-				continue
-			}
-			if b[i] != '"' {
-				s.i = i
-				return s.fail("want a string key")
-			}
-			end, _, why := scanString(b, i)
-			if why != "" {
-				s.i = end
-				return s.fail("%s", why)
-			}
-			i = end
-			st = stColon
-		default: // stValue, stValueOrClose
-			c := b[i]
-			if c == ']' && st == stValueOrClose {
-				i++
-				top--
-				st = stAfter
-				continue
-			}
-			switch {
-			case c == '"':
-				end, _, why := scanString(b, i)
-				if why != "" {
-					s.i = end
-					return s.fail("%s", why)
-				}
-				i = end
-				st = stAfter
-			case c == '{' || c == '[':
-				if depth+top >= maxDepth {
-					s.i = i
-					return s.fail("nesting deeper than %d", maxDepth)
-				}
-				i++
-				if c == '{' {
-					stack[top] = inObject
-					st = stKeyOrClose
-				} else {
-					stack[top] = inArray
-					st = stValueOrClose
-				}
-				top++
-			case c == '-' || (c >= '0' && c <= '9'):
-				s.i = i
-				if err := s.number(); err != nil {
-					return err
-				}
-				i = s.i
-				st = stAfter
-			case c == 't' || c == 'f' || c == 'n':
-				w := "null"
-				if c == 't' {
-					w = "true"
-				} else if c == 'f' {
-					w = "false"
-				}
-				if len(b)-i < len(w) || string(b[i:i+len(w)]) != w {
-					s.i = i
-					return s.fail("bad literal")
-				}
-				i += len(w)
-				st = stAfter
-			default:
-				s.i = i
-				return s.fail("unexpected character %q", c)
-			}
-		}
+	var (
+		c   byte
+		end int
+		why string
+	)
+
+value: // at a value, maybe after whitespace
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
 	}
+	if i >= len(b) {
+		goto unexpectedEnd
+	}
+	c = b[i]
+	switch {
+	case c == '"':
+		if end, _, why = scanString(b, i); why != "" {
+			s.i = end
+			return s.fail("%s", why)
+		}
+		i = end
+		goto after
+	case c == '{' || c == '[':
+		if depth+top >= maxDepth {
+			s.i = i
+			return s.fail("nesting deeper than %d", maxDepth)
+		}
+		i++
+		for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+			i++
+		}
+		if i >= len(b) {
+			goto unexpectedEnd
+		}
+		if c == '{' {
+			if b[i] == '}' {
+				i++
+				goto after
+			}
+			stack[top] = inObject
+			top++
+			goto key
+		}
+		if b[i] == ']' {
+			i++
+			goto after
+		}
+		stack[top] = inArray
+		top++
+		goto value
+	case c == '-' || (c >= '0' && c <= '9'):
+		s.i = i
+		if err := s.number(); err != nil {
+			return err
+		}
+		i = s.i
+		goto after
+	case c == 't' || c == 'f' || c == 'n':
+		w := "null"
+		if c == 't' {
+			w = "true"
+		} else if c == 'f' {
+			w = "false"
+		}
+		if len(b)-i < len(w) || string(b[i:i+len(w)]) != w {
+			s.i = i
+			return s.fail("bad literal")
+		}
+		i += len(w)
+		goto after
+	}
+	s.i = i
+	return s.fail("unexpected character %q", c)
+
+key: // at an object key, maybe after whitespace
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) {
+		goto unexpectedEnd
+	}
+	if b[i] != '"' {
+		s.i = i
+		return s.fail("want a string key")
+	}
+	if end, _, why = scanString(b, i); why != "" {
+		s.i = end
+		return s.fail("%s", why)
+	}
+	i = end
+	if i < len(b) && b[i] == ':' { // compact JSON
+		i++
+		goto value
+	}
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != ':' {
+		s.i = i
+		return s.fail("want ':'")
+	}
+	i++
+	goto value
+
+after: // after a value
+	if top == 0 {
+		s.i = i
+		return nil
+	}
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) {
+		goto unexpectedEnd
+	}
+	switch c = b[i]; {
+	case c == ',':
+		i++
+		if stack[top-1] == inObject {
+			goto key
+		}
+		goto value
+	case c == '}' && stack[top-1] == inObject, c == ']' && stack[top-1] == inArray:
+		i++
+		top--
+		goto after
+	}
+	s.i = i
+	return s.fail("want ',' or the end of the container")
+
+unexpectedEnd:
+	s.i = i
+	return s.fail("unexpected end")
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func (s *scanner) lit(w string) error {
 	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
@@ -542,13 +557,20 @@ func (s *scanner) str() (escaped bool, err error) {
 func scanString(b []byte, i int) (end int, escaped bool, why string) {
 	i++
 	for {
-		// Skip plain bytes (no '"', no '\\', no control byte): 8 at a
-		// time, then one at a time up to the special byte.
-		for i+8 <= len(b) && !specialIn8(binary.LittleEndian.Uint64(b[i:])) {
+		// Skip plain bytes (no '"', no '\\', no control byte) 8 at a time,
+		// landing exactly on the first special byte of a word; byte by byte
+		// only in the last 7 bytes of the body.
+		for i+8 <= len(b) {
+			if m := specialMask8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
-		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-			i++
+		if i+8 > len(b) {
+			for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+				i++
+			}
 		}
 		if i >= len(b) {
 			return i, escaped, "unterminated string"
@@ -578,14 +600,16 @@ func scanString(b []byte, i int) (end int, escaped bool, why string) {
 	}
 }
 
-// specialIn8 reports whether any of the 8 bytes in x is '"', '\\' or below
-// 0x20, with the classic "has zero byte" and "has less than" bit tricks
-// (exact as booleans; TestSpecialIn8 checks them against a byte loop).
-func specialIn8(x uint64) bool {
+// specialMask8 marks, with the high bit of each byte, the bytes of x
+// (little-endian) that are '"', '\\' or below 0x20, using the classic "has
+// zero byte" and "has less than" bit tricks. Borrows can only mark bytes
+// above a true match, so the lowest mark is exact: it is the first special
+// byte (TestSpecialMask8 checks this against a byte loop).
+func specialMask8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	quote := x ^ (lo * '"')
 	bslash := x ^ (lo * '\\')
-	return ((quote-lo)&^quote|(bslash-lo)&^bslash|(x-lo*0x20)&^x)&hi != 0
+	return ((quote-lo)&^quote | (bslash-lo)&^bslash | (x-lo*0x20)&^x) & hi
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -301,16 +302,9 @@ func FuzzSplitEnvelope(f *testing.F) {
 	})
 }
 
-func TestSpecialIn8(t *testing.T) {
+func TestSpecialMask8(t *testing.T) {
 	t.Parallel()
-	naive := func(b []byte) bool {
-		for _, c := range b {
-			if c == '"' || c == '\\' || c < 0x20 {
-				return true
-			}
-		}
-		return false
-	}
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
 	rng := rand.New(rand.NewPCG(7, 7))
 	interesting := []byte{0, 0x1f, 0x20, 0x21, '"', '\\', 0x5b, 0x5d, 0x7f, 0x80, 0x9c, 0xa2, 0xdc, 0xff, 'a'}
 	b := make([]byte, 8)
@@ -322,8 +316,25 @@ func TestSpecialIn8(t *testing.T) {
 				b[j] = byte(rng.IntN(256))
 			}
 		}
-		if got, want := specialIn8(binary.LittleEndian.Uint64(b)), naive(b); got != want {
-			t.Fatalf("specialIn8(%q) = %v, want %v", b, got, want)
+		first := -1
+		for j, c := range b {
+			if special(c) {
+				first = j
+				break
+			}
+		}
+		m := specialMask8(binary.LittleEndian.Uint64(b))
+		switch {
+		case first < 0 && m != 0:
+			t.Fatalf("specialMask8(%q) = %x, want 0", b, m)
+		case first >= 0 && (m == 0 || bits.TrailingZeros64(m)>>3 != first):
+			t.Fatalf("specialMask8(%q) = %x: first special byte is %d", b, m, first)
+		}
+		// Every marked byte at or below the first is exact; none below it.
+		for j := 0; j < len(b) && j <= first; j++ {
+			if marked := m>>(8*j+7)&1 == 1; marked != special(b[j]) && j <= first {
+				t.Fatalf("specialMask8(%q) = %x: byte %d marked %v", b, m, j, marked)
+			}
 		}
 	}
 }
