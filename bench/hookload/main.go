@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,8 +41,11 @@ import (
 	"time"
 
 	gen "github.com/clarion-itdr/clarion/bench/internal/deliveries"
+	"github.com/clarion-itdr/clarion/ingest/gateway"
 	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func main() {
@@ -49,7 +53,7 @@ func main() {
 		concurrency = flag.Int("concurrency", 64, "concurrent senders")
 		duration    = flag.Duration("duration", 10*time.Second, "measured time per target")
 		warmup      = flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
-		mode        = flag.String("mode", "both", "ceiling, gateway or both")
+		mode        = flag.String("mode", "both", "ceiling, gateway, both, or all (both plus presplit: producing pre-split records without parsing)")
 		url         = flag.String("url", "", "webhook URL of a running gateway (instead of starting one)")
 		secret      = flag.String("secret", "", "authentication secret for -url")
 		minEvents   = flag.Int("min-events", 1, "fewest events per delivery")
@@ -84,14 +88,19 @@ func main() {
 		h.Set(integration.DefaultAuthField, *secret)
 		run("gateway", *url, h)
 	} else {
-		if *mode == "ceiling" || *mode == "both" {
+		if *mode == "ceiling" || *mode == "both" || *mode == "all" {
 			addr, stop := startCeiling()
 			run("ceiling (bare net/http)", "http://"+addr+"/hooks/okta/x", nil)
 			stop()
 		}
-		if *mode == "gateway" || *mode == "both" {
+		if *mode == "gateway" || *mode == "both" || *mode == "all" {
 			target, hdr, stop := startGateway()
 			run("gateway (embedded Kafka, acks=all)", target, hdr)
+			stop()
+		}
+		if *mode == "presplit" || *mode == "all" {
+			target, stop := startPresplit(deliveries)
+			run("presplit produce, no parsing", target, nil)
 			stop()
 		}
 	}
@@ -146,10 +155,12 @@ func load(target string, hdr http.Header, ds []gen.Delivery, concurrency int, d 
 			var my []time.Duration
 			var n, ev, errs, bytes int
 			for time.Now().Before(deadline) {
-				dl := ds[int(next.Add(1))%len(ds)]
+				idx := int(next.Add(1)) % len(ds)
+				dl := ds[idx]
 				req, _ := http.NewRequest(http.MethodPost, target, newReader(dl.Body))
 				req.ContentLength = int64(len(dl.Body))
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Bench-Delivery", strconv.Itoa(idx))
 				for k, v := range hdr {
 					req.Header[k] = v
 				}
@@ -217,8 +228,10 @@ func report(rs []result, concurrency int, asJSON bool) {
 	for _, r := range rs {
 		fmt.Printf("%-36s %12.0f %12.0f %8.1f %9.2f %9.2f %9.2f %7d %13.2f\n", r.Name, r.DeliveriesSec, r.EventsSec, r.MBSec, r.P50ms, r.P99ms, r.Maxms, r.Errors, r.CPUusPerEvent)
 	}
-	if len(rs) == 2 && rs[0].EventsSec > 0 {
-		fmt.Printf("gateway / ceiling (events/s): %.1f%%\n", 100*rs[1].EventsSec/rs[0].EventsSec)
+	if len(rs) >= 2 && rs[0].EventsSec > 0 {
+		for _, r := range rs[1:] {
+			fmt.Printf("%s / ceiling (events/s): %.1f%%\n", strings.Fields(r.Name)[0], 100*r.EventsSec/rs[0].EventsSec)
+		}
 	}
 }
 
@@ -264,6 +277,78 @@ func startGateway() (string, http.Header, func()) {
 	return integration.WebhookURL("http://"+a.Addr(), in.ID), h, func() {
 		cancel()
 		<-done
+		os.RemoveAll(dir)
+	}
+}
+
+// startPresplit serves the reference the issue names: a handler that reads
+// the body and produces the delivery's records, split in advance (no
+// parsing at all), to the same embedded Kafka with the same producer
+// options, answering once they are acknowledged.
+func startPresplit(ds []gen.Delivery) (string, func()) {
+	dir, err := os.MkdirTemp("", "hookload-presplit-")
+	if err != nil {
+		panic(err)
+	}
+	emb, err := bus.StartEmbedded(dir, "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	cl, err := bus.NewClient(emb.Addrs(), nil, bus.ProducerOpts(2*time.Millisecond)...)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	if err := bus.EnsureTopics(ctx, cl, bus.Topics(6)); err != nil {
+		panic(err)
+	}
+	// Pre-split every delivery with the gateway's record shape.
+	split := make([][]*kgo.Record, len(ds))
+	for i, d := range ds {
+		_, err := gateway.SplitEnvelope(d.Body, func(ev gateway.EventRef) error {
+			split[i] = append(split[i], &kgo.Record{Topic: bus.TopicEvents, Key: bus.KeyFor("bench", ev.ActorID),
+				Value: append([]byte(nil), ev.Raw...), Headers: []kgo.RecordHeader{
+					{Key: bus.HeaderIntegrationID, Value: []byte("bench")}, {Key: bus.HeaderSource, Value: []byte("hook")},
+					{Key: bus.HeaderReceivedAt, Value: []byte(bus.FormatTime(time.Now()))}, {Key: bus.HeaderUUID, Value: []byte(ev.UUID)},
+					{Key: bus.HeaderDeliveryID, Value: []byte(ev.DeliveryID)}}})
+			return nil
+		})
+		if err != nil {
+			panic(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		i, _ := strconv.Atoi(r.Header.Get("X-Bench-Delivery"))
+		recs := split[i%len(split)]
+		var wg sync.WaitGroup
+		var failed atomic.Bool
+		wg.Add(len(recs))
+		for _, rec := range recs {
+			c := *rec // a record is not reusable while in flight
+			cl.Produce(r.Context(), &c, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Store(true)
+				}
+				wg.Done()
+			})
+		}
+		wg.Wait()
+		if failed.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/hooks/okta/x", func() {
+		srv.Close()
+		cl.Close()
+		emb.Close()
 		os.RemoveAll(dir)
 	}
 }

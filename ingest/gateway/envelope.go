@@ -25,6 +25,7 @@ func envErr(format string, args ...any) error {
 type EventRef struct {
 	Raw         []byte
 	DeliveryID  string // the envelope's eventId, the same for every event of a delivery
+	Count       int    // the number of events in the delivery
 	UUID        string
 	ActorID     string
 	AlternateID string
@@ -95,7 +96,7 @@ func SplitEnvelope(body []byte, fn func(EventRef) error) (Envelope, error) {
 	env.EventID = s.eventID
 	env.Events = len(s.refs)
 	for _, r := range s.refs {
-		r.DeliveryID = env.EventID
+		r.DeliveryID, r.Count = env.EventID, env.Events
 		if err := fn(r); err != nil {
 			return env, err
 		}

@@ -222,8 +222,7 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	b := newBatch()
 	// One allocation each for the records, their headers and their keys
-	// of a delivery, sized on the first event (a delivery rarely holds more
-	// than a few dozen).
+	// of a delivery, sized by its event count.
 	var (
 		deliveryID []byte
 		recs       []kgo.Record
@@ -232,9 +231,9 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 	)
 	env, err := SplitEnvelope(body, func(ev EventRef) error {
 		if recs == nil {
-			recs = make([]kgo.Record, 0, 16)
-			hdrs = make([]kgo.RecordHeader, 0, 16*5)
-			keys = make([]byte, 0, 16*(len(in.ID)+24))
+			recs = make([]kgo.Record, 0, ev.Count)
+			hdrs = make([]kgo.RecordHeader, 0, ev.Count*5)
+			keys = make([]byte, 0, ev.Count*(len(in.ID)+24))
 			if ev.DeliveryID != "" {
 				deliveryID = []byte(ev.DeliveryID)
 			}
