@@ -23,8 +23,12 @@ test-short:
 
 # Performance figures reported in the README.
 bench:
-	$(GO) run ./bench/hookload -concurrency 64 -duration 10s
-	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+	$(GO) run ./bench/hookload -mode all -concurrency 64 -duration 10s
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/gateway
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./bench/detect
+	$(GO) run ./bench/e2e -rate 5000 -duration 30s
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/backfill
+	bash .ci/clickhouse.sh && $(GO) run ./bench/sinks -clickhouse 127.0.0.1:9000 -events 200000
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
@@ -33,6 +37,13 @@ lint:
 # A short pass of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSplitEnvelope -fuzztime 30s ./ingest/gateway
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./okta/logevent
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s ./processor/detect
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./sinks
+	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./okta/sim
+	$(GO) test -run '^$$' -fuzz FuzzSplitPage -fuzztime 30s ./ingest/poller
+	$(GO) test -run '^$$' -fuzz FuzzSessionCookie -fuzztime 30s ./console
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./console/alerts
 
 clean:
 	rm -rf bin
