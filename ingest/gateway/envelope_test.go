@@ -13,11 +13,14 @@ import (
 	"testing"
 )
 
-// sampleEvents returns every single-event sample in testdata (copies of
-// /work/shared/okta-samples), by file name.
+// samplesDir is the repository's one copy of the public Okta samples
+// (shared/okta-samples, unchanged).
+const samplesDir = "../../okta/logevent/testdata/samples/"
+
+// sampleEvents returns every single-event sample, by file name.
 func sampleEvents(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("testdata/*.json")
+	files, err := filepath.Glob(samplesDir + "*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples: %v", err)
 	}
@@ -105,11 +108,11 @@ func TestSplitEnvelopeSamplesByteForByte(t *testing.T) {
 
 func TestSplitEnvelopeOktaDeliverySample(t *testing.T) {
 	t.Parallel()
-	body, err := os.ReadFile("testdata/event-hook-delivery-user-session-start-success.okta-docs.json")
+	body, err := os.ReadFile(samplesDir + "event-hook-delivery-user-session-start-success.okta-docs.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile("testdata/user-session-start-success.okta-docs.json")
+	want, err := os.ReadFile(samplesDir + "user-session-start-success.okta-docs.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +255,7 @@ func FuzzSplitEnvelope(f *testing.F) {
 	for _, ev := range sampleEvents(f) {
 		f.Add(wrap("seed", ev))
 	}
-	if b, err := os.ReadFile("testdata/event-hook-delivery-user-session-start-success.okta-docs.json"); err == nil {
+	if b, err := os.ReadFile(samplesDir + "event-hook-delivery-user-session-start-success.okta-docs.json"); err == nil {
 		f.Add(b)
 	}
 	for _, s := range []string{``, `{}`, `[]`, `{"data":{"events":[]}}`, `{"data":{"events":[{"uuid":"u","actor":{}}]}}`,

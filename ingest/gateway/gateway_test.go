@@ -227,7 +227,7 @@ func TestDeliveryLandsByteForByteWithKeysAndHeaders(t *testing.T) {
 	if code, body := h.post(id, secret, "application/json", wrap("delivery-1", evs...)); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	oktaSample := mustRead(t, "testdata/event-hook-delivery-user-session-start-success.okta-docs.json")
+	oktaSample := mustRead(t, samplesDir+"event-hook-delivery-user-session-start-success.okta-docs.json")
 	if code, body := h.post(id, secret, "application/json", oktaSample); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}

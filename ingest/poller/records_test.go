@@ -14,11 +14,14 @@ import (
 	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
-// samplesPage joins the Okta samples in testdata into a System Log page.
+// samplesDir is the repository's one copy of the public Okta samples.
+const samplesDir = "../../okta/logevent/testdata/samples"
+
+// samplesPage joins the single-event Okta samples into a System Log page.
 func samplesPage(t testing.TB) ([]byte, [][]byte) {
-	files, _ := filepath.Glob("testdata/*.json")
+	files, _ := filepath.Glob(filepath.Join(samplesDir, "user-*.json"))
 	if len(files) == 0 {
-		t.Fatal("no samples in testdata")
+		t.Fatal("no samples in " + samplesDir)
 	}
 	var elems [][]byte
 	page := []byte("[")
