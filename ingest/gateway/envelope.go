@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/bits"
 	"unsafe"
@@ -657,9 +656,6 @@ func (s *scanner) number() error {
 	s.i = i
 	return nil
 }
-
-// ErrStop may be returned by a SplitEnvelope callback to stop early.
-var ErrStop = errors.New("gateway: stop")
 
 func truncate(s string, n int) string {
 	if len(s) > n {
