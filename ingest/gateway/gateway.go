@@ -197,7 +197,8 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusServiceUnavailable, "overloaded", "too many deliveries in progress; Okta will retry")
 		return
 	}
-	defer g.inFlight.Release(weight)
+	g.m.inFlight.Add(float64(weight))
+	defer func() { g.m.inFlight.Sub(float64(weight)); g.inFlight.Release(weight) }()
 	bp, err := g.readBody(rec, r)
 	if err != nil {
 		var mbe *http.MaxBytesError

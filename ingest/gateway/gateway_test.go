@@ -186,6 +186,21 @@ func TestDeliveryOutcomes(t *testing.T) {
 	}
 }
 
+// gauge returns the value of the unlabelled gauge name (0 when absent).
+func (h *harness) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.Metric) == 1 {
+			return mf.Metric[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
 // counter returns the value of counter name with exactly the given labels
 // (0 when absent).
 func (h *harness) counter(t *testing.T, name string, labels map[string]string) float64 {
@@ -410,39 +425,58 @@ func TestOverloadAnswers503(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{MaxBody: 1 << 20, MaxInFlightBytes: 1 << 20})
 	id, secret := h.integration()
-	// A slow delivery declares 1 MiB and sends it slowly, holding the budget.
-	pr, pw := io.Pipe()
-	slow, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/hooks/okta/"+id, pr)
-	slow.ContentLength = 1 << 20
-	slow.Header.Set("Content-Type", "application/json")
-	slow.Header.Set(integration.DefaultAuthField, secret)
-	slowDone := make(chan int, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(slow)
-		if err != nil {
-			slowDone <- -1
-			return
-		}
-		resp.Body.Close()
-		slowDone <- resp.StatusCode
-	}()
-	pw.Write([]byte(`{"data":{"events":[],"pad":"`))
+	prefix, suffix := []byte(`{"data":{"events":[],"pad":"`), []byte(`"}}`)
+
+	// A slow delivery declares 1 MiB and sends it slowly, holding the whole
+	// budget while its body trickles in.
+	type slowReq struct {
+		pw      *io.PipeWriter
+		done    chan int
+		started chan struct{} // closed once the prefix is written
+	}
+	startSlow := func() slowReq {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/hooks/okta/"+id, pr)
+		req.ContentLength = 1 << 20
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(integration.DefaultAuthField, secret)
+		done := make(chan int, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- -1
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		started := make(chan struct{})
+		go func() { pw.Write(prefix); close(started) }()
+		return slowReq{pw, done, started}
+	}
+	slow := startSlow()
+	// Wait until its handler holds the budget.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body := h.post(id, secret, "application/json", wrap("x", event("u-over", "00u1", "a")))
-		if code == http.StatusServiceUnavailable && strings.Contains(body, "overloaded") {
-			break
+	for h.gauge(t, "clarion_gateway_inflight_bytes") < 1<<20 {
+		select {
+		case code := <-slow.done:
+			t.Fatalf("the slow delivery was answered %d before its body ended", code)
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("never refused while the budget was held: %d %s", code, body)
+			t.Fatal("the slow delivery never held the budget")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	pad := (1 << 20) - len(`{"data":{"events":[],"pad":"`) - len(`"}}`)
-	pw.Write(bytes.Repeat([]byte("x"), pad))
-	pw.Write([]byte(`"}}`))
-	pw.Close()
-	if code := <-slowDone; code != 200 {
+	code, body := h.post(id, secret, "application/json", wrap("x", event("u-over", "00u1", "a")))
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "overloaded") {
+		t.Fatalf("while the budget was held: %d %s", code, body)
+	}
+	<-slow.started
+	slow.pw.Write(bytes.Repeat([]byte("x"), (1<<20)-len(prefix)-len(suffix)))
+	slow.pw.Write(suffix)
+	slow.pw.Close()
+	if code := <-slow.done; code != 200 {
 		t.Fatalf("slow delivery: %d", code)
 	}
 	if code, body := h.post(id, secret, "application/json", wrap("x", event("u-after", "00u1", "a"))); code != 200 {

@@ -13,6 +13,7 @@ type metrics struct {
 	duration      *prometheus.HistogramVec
 	produceErrors prometheus.Counter
 	overloaded    prometheus.Counter
+	inFlight      prometheus.Gauge
 }
 
 // newMetrics builds the gateway's collectors and registers them with reg
@@ -40,9 +41,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_gateway_overloaded_total",
 			Help: "Deliveries answered 503 because the in-flight byte budget was exhausted.",
 		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clarion_gateway_inflight_bytes",
+			Help: "Bytes of the in-flight byte budget held by deliveries in progress.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.events, m.duration, m.produceErrors, m.overloaded} {
+		for _, c := range []prometheus.Collector{m.requests, m.events, m.duration, m.produceErrors, m.overloaded, m.inFlight} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
