@@ -222,7 +222,31 @@ func TestDemoConnectsSimulatedOrg(t *testing.T) {
 		}
 		resp.Body.Close()
 		if events {
-			return
+			break
+		}
+	}
+
+	// `clarion integration verify` runs every check against the simulated
+	// org through the API; all pass, and each is named.
+	out, err := clarion(ctx, nil, "integration", "list", "--server", base, "--data-dir", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("integration list: %v", err)
+	}
+	var list struct {
+		Integrations []struct {
+			ID string `json:"id"`
+		} `json:"integrations"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil || len(list.Integrations) != 1 {
+		t.Fatalf("integration list: %s %v", out, err)
+	}
+	out, err = clarion(ctx, nil, "integration", "verify", list.Integrations[0].ID, "--server", base, "--data-dir", dir).Output()
+	if err != nil {
+		t.Fatalf("integration verify: %v\n%s", err, out)
+	}
+	for _, check := range []string{"token", "logs_read", "users_manage", "event_hook"} {
+		if !strings.Contains(string(out), "ok   "+check) {
+			t.Errorf("verify output lacks a passing %s check:\n%s", check, out)
 		}
 	}
 }
