@@ -10,6 +10,7 @@ type metrics struct {
 	anomalies         *prometheus.CounterVec
 	alerts            prometheus.Counter
 	txns              *prometheus.CounterVec
+	restarts          prometheus.Counter
 	corrupt           prometheus.Counter
 	restored          prometheus.Counter
 	expired           prometheus.Counter
@@ -38,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		alerts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_alert_updates_total",
 			Help: "Alert records produced (new alerts and updates).",
+		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clarion_processor_session_restarts_total",
+			Help: "Transactional sessions restarted after a transaction could not end (state restored from the changelog).",
 		}),
 		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clarion_processor_transactions_total",
@@ -77,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
+	for _, c := range []prometheus.Collector{m.events, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -143,12 +143,55 @@ func New(cfg Config) (*Processor, error) {
 	}, nil
 }
 
-// Run consumes and processes until ctx is cancelled (returning nil) or a
-// non-retryable Kafka error occurs.
+// Run consumes and processes until ctx is cancelled (returning nil).
+//
+// A transaction that cannot end leaves its session unusable (franz-go: no
+// error from End is retryable), and its outputs are aborted, so Run then
+// drops the in-memory state, closes the session and starts a new one after a
+// backoff: it rejoins the group, restores its partitions from the changelog
+// and reprocesses from the last committed offsets, so nothing is lost or
+// counted twice. Only errors before the first session (topics missing or
+// misconfigured) are returned.
 func (p *Processor) Run(ctx context.Context) error {
 	if err := p.checkTopics(ctx); err != nil {
 		return err
 	}
+	backoff := time.Second
+	for {
+		err := p.runSession(ctx)
+		p.dropAll()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil || errors.Is(err, errCrashed) {
+			return err
+		}
+		p.m.restarts.Inc()
+		p.log.Error("processor session failed; starting a new one", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		if backoff < 30*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// dropAll forgets every partition's state (the next session restores it).
+func (p *Processor) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n := range p.parts {
+		p.drop(n)
+	}
+	p.restoreErr = nil
+}
+
+// runSession runs one transactional session until ctx ends (nil), the
+// client closes (nil), or a transaction fails (the error).
+func (p *Processor) runSession(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kgo.ClientID("clarion-processor"),

@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
@@ -505,5 +508,45 @@ func TestRebalance(t *testing.T) {
 	got := outputs(t, c.Brokers)
 	if strings.Join(got, "\n") != strings.Join(clean, "\n") {
 		t.Errorf("outputs with a rebalance differ from a clean run: %d records vs %d", len(got), len(clean))
+	}
+}
+
+// TestFailedTransactionRestartsSession: when a transaction cannot end (the
+// broker refuses EndTxn once), the processor does not stop: it starts a new
+// session, restores state from the changelog and reprocesses from the last
+// committed offsets. The committed outputs equal a clean run's.
+func TestFailedTransactionRestartsSession(t *testing.T) {
+	events := testEvents(t, "edge-flights.jsonl", "edge-delivery.jsonl")
+	_, clean := runClean(t, events)
+
+	c := bustest.New(t, 3)
+	produceEvents(t, c.Brokers, events)
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit || refused.Load() > 0 {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidTxnState.Code
+		return resp, nil, true
+	})
+	reg := prometheus.NewRegistry()
+	// The refused transaction stays open on the broker until it times out
+	// (the new session's InitProducerID waits for that): keep it short.
+	stop, errc := startProcessor(t, Config{Brokers: c.Brokers, TransactionalID: "r", MaxPollRecords: 25, Registerer: reg,
+		ClientOpts: []kgo.Opt{kgo.TransactionTimeout(3 * time.Second)}})
+	waitConsumed(t, c.Brokers, DefaultGroup, errc)
+	stop()
+	if refused.Load() != 1 {
+		t.Fatalf("EndTxn refused %d times: nothing was tested", refused.Load())
+	}
+	if n := counter(t, reg, "clarion_processor_session_restarts_total"); n != 1 {
+		t.Fatalf("session restarts %v, want 1", n)
+	}
+	if got := outputs(t, c.Brokers); strings.Join(got, "\n") != strings.Join(clean, "\n") {
+		t.Fatalf("outputs after a failed transaction differ from a clean run: %d records vs %d", len(got), len(clean))
 	}
 }
