@@ -240,9 +240,12 @@ func TestDemoConnectsSimulatedOrg(t *testing.T) {
 	if err := json.Unmarshal(out, &list); err != nil || len(list.Integrations) != 1 {
 		t.Fatalf("integration list: %s %v", out, err)
 	}
-	out, err = clarion(ctx, nil, "integration", "verify", list.Integrations[0].ID, "--server", base, "--data-dir", dir).Output()
+	verify := clarion(ctx, nil, "integration", "verify", list.Integrations[0].ID, "--server", base, "--data-dir", dir)
+	var verr bytes.Buffer
+	verify.Stderr = &verr
+	out, err = verify.Output()
 	if err != nil {
-		t.Fatalf("integration verify: %v\n%s", err, out)
+		t.Fatalf("integration verify: %v\n%s%s", err, out, verr.String())
 	}
 	for _, check := range []string{"token", "logs_read", "users_manage", "event_hook"} {
 		if !strings.Contains(string(out), "ok   "+check) {

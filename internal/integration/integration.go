@@ -16,6 +16,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,7 +121,9 @@ func newIntegration(req CreateRequest, insecure bool, key *secrets.MasterKey, no
 	}
 
 	in := &Integration{
-		ID:        secrets.RandomToken(16), // 128 bits, URL-safe
+		// 128 random bits in hex: URL-safe, and never starting with '-'
+		// (base64url can), which a command line would take for a flag.
+		ID:        hex.EncodeToString(secrets.RandomBytes(16)),
 		Name:      req.Name,
 		TenantURL: tenant,
 		ClientID:  req.ClientID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,23 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	}
 	if _, _, err := newIntegration(CreateRequest{TenantURL: "http://127.0.0.1:8081", ClientID: "x"}, true, key, time.Now()); err != nil {
 		t.Fatalf("insecure loopback tenant refused: %v", err)
+	}
+}
+
+// TestIDs: 128 random bits, URL-safe, and never a leading '-' that a
+// command line would read as a flag.
+func TestIDs(t *testing.T) {
+	t.Parallel()
+	key := testKey(t)
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		in, _, err := newIntegration(CreateRequest{TenantURL: "https://a.okta.com", ClientID: "c"}, false, key, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(in.ID) != 32 || strings.Trim(in.ID, "0123456789abcdef") != "" || seen[in.ID] {
+			t.Fatalf("id %q", in.ID)
+		}
+		seen[in.ID] = true
 	}
 }
