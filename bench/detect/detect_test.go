@@ -12,6 +12,7 @@ import (
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/okta/sim/traffic"
 	"github.com/clarion-itdr/clarion/processor/detect"
+	"github.com/clarion-itdr/clarion/processor/detect/detecttest"
 )
 
 // events is a realistic stream from the simulator's traffic model: 300
@@ -158,7 +159,7 @@ func BenchmarkHotPath(b *testing.B) {
 
 // BenchmarkStateEncode: the changelog encoding of one steady-state user.
 func BenchmarkStateEncode(b *testing.B) {
-	u := steadyUser(b)
+	u := detecttest.SteadyUser(b)
 	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -173,7 +174,7 @@ func BenchmarkStateEncode(b *testing.B) {
 // processor holds them), including the map and keys.
 func BenchmarkStatePerUser(b *testing.B) {
 	const n = 1_000_000
-	enc := steadyUser(b).AppendBinary(nil)
+	enc := detecttest.SteadyUser(b).AppendBinary(nil)
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 		var before, after runtime.MemStats

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/processor/detect"
+	"github.com/clarion-itdr/clarion/processor/detect/detecttest"
 	sc "github.com/clarion-itdr/clarion/processor/scenario"
 )
 
@@ -427,7 +428,7 @@ func FuzzUnmarshal(f *testing.F) {
 // encoded and in memory.
 func TestStateBound(t *testing.T) {
 	t.Parallel()
-	u := SteadyUser(t)
+	u := detecttest.SteadyUser(t)
 	if n := len(u.AppendBinary(nil)); n > 2048 {
 		t.Errorf("encoded state %d bytes > 2 KiB", n)
 	}
@@ -435,31 +436,6 @@ func TestStateBound(t *testing.T) {
 		t.Errorf("in-memory state %d bytes > 2 KiB", n)
 	}
 	t.Logf("encoded %d bytes, struct %d bytes", len(u.AppendBinary(nil)), unsafe.Sizeof(*u))
-}
-
-// SteadyUser builds a user with full rings: 60 days, 12 places, 10
-// devices and networks, and an alert.
-func SteadyUser(t testing.TB) *detect.User {
-	eng := detect.NewEngine(detect.Params{})
-	var res detect.Result
-	u := &detect.User{}
-	places := []sc.Place{sc.NewYork, sc.Boston, sc.Chicago, sc.Denver, sc.Atlanta, sc.London, sc.Moscow, sc.Lagos, sc.Amsterdam, sc.Auckland, sc.Tokyo, sc.Honolulu}
-	browsers := []string{"CHROME", "FIREFOX", "SAFARI", "EDGE", "OPERA", "BRAVE", "VIVALDI", "ARC", "LYNX", "TOR"}
-	t0 := time.Date(2026, 1, 5, 14, 0, 0, 0, time.UTC)
-	for i := 0; i < 400; i++ {
-		s := sc.Signin{UserID: "00usteady", Login: "a.rather.long.login.name@some-company.example.com", At: t0.Add(time.Duration(i) * 3 * time.Hour), Place: places[0]}
-		if i%5 == 0 {
-			s.Place = places[(i/5)%len(places)]
-			s.Browser = browsers[(i/5)%len(browsers)]
-		}
-		raw, _ := json.Marshal(s.Event())
-		var ev logevent.Event
-		if err := logevent.Parse(raw, &ev); err != nil {
-			t.Fatal(err)
-		}
-		eng.Process("0oa1234567890", u, &ev, &res)
-	}
-	return u
 }
 
 // A sign-in older than every remembered one is still deduplicated.

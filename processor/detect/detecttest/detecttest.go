@@ -1,4 +1,5 @@
-package detect
+// Package detecttest builds detection state for tests and benchmarks.
+package detecttest
 
 import (
 	"encoding/json"
@@ -10,9 +11,11 @@ import (
 	sc "github.com/clarion-itdr/clarion/processor/scenario"
 )
 
-// steadyUser has full rings: 400 sign-ins over two months from 12 places,
-// 10 browsers and as many networks, and an open alert.
-func steadyUser(t testing.TB) *detect.User {
+// SteadyUser builds a user at steady state with full rings: 400 sign-ins
+// over two months from 12 places, 10 browsers and as many networks, and an
+// open alert. It is the user the 2 KiB state bound is measured on.
+func SteadyUser(t testing.TB) *detect.User {
+	t.Helper()
 	eng := detect.NewEngine(detect.Params{})
 	var res detect.Result
 	u := &detect.User{}
