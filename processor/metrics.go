@@ -7,6 +7,7 @@ import (
 type metrics struct {
 	events            *prometheus.CounterVec
 	publishedFallback prometheus.Counter
+	updates           *prometheus.CounterVec
 	anomalies         *prometheus.CounterVec
 	alerts            prometheus.Counter
 	txns              *prometheus.CounterVec
@@ -28,6 +29,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_processor_events_total",
 			Help: "Events consumed, by result: processed, duplicate (uuid seen recently), ignored (type not judged yet), unparseable (sent to the dead-letter topic).",
 		}, []string{"result"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clarion_processor_lifecycle_updates_total",
+			Help: "Alert lifecycle updates (triage verdicts, analyst feedback, approval state) by kind; no_change: already applied or stale; invalid: dead-lettered.",
+		}, []string{"kind"}),
 		publishedFallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_published_fallback_total",
 			Help: "Events whose published time was missing or unparseable, timed by the received_at header instead.",
@@ -82,7 +87,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
+	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/processor/detect"
 )
@@ -383,6 +384,10 @@ func (p *Processor) processBatch(fs kgo.Fetches, produce func(*kgo.Record)) (n i
 }
 
 func (p *Processor) processRecord(part *partition, r *kgo.Record, ev *logevent.Event, res *detect.Result, produce func(*kgo.Record)) {
+	if record.IsUpdate(r) {
+		p.processUpdate(part, r, res, produce)
+		return
+	}
 	if err := logevent.Parse(r.Value, ev); err != nil {
 		p.m.events.WithLabelValues("unparseable").Inc()
 		produce(&kgo.Record{Topic: bus.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: append(r.Headers,
@@ -446,6 +451,61 @@ func (p *Processor) processRecord(part *partition, r *kgo.Record, ev *logevent.E
 		if b, err := json.Marshal(res.Alert); err == nil {
 			p.m.alerts.Inc()
 			produce(&kgo.Record{Topic: bus.TopicAlerts, Key: okey, Value: b})
+		}
+	}
+}
+
+// processUpdate applies an alert update (internal/record) to the user's
+// state and writes the new alert version. An update that cannot be read
+// goes to the dead-letter topic with the reason.
+func (p *Processor) processUpdate(part *partition, r *kgo.Record, res *detect.Result, produce func(*kgo.Record)) {
+	var up record.Update
+	err := json.Unmarshal(r.Value, &up)
+	if err == nil {
+		err = up.Validate()
+	}
+	if err == nil && string(bus.KeyFor(up.IntegrationID, up.User.ID)) != string(r.Key) {
+		err = errors.New("update key does not match its integration and user")
+	}
+	if err != nil {
+		p.m.updates.WithLabelValues("invalid").Inc()
+		produce(&kgo.Record{Topic: bus.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: append(r.Headers,
+			kgo.RecordHeader{Key: "error", Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: "source_topic", Value: []byte(r.Topic)})})
+		return
+	}
+	key := string(r.Key)
+	e := part.users[key]
+	created := false
+	if e == nil {
+		// Unknown (expired) user: only an update carrying its alert
+		// (Base) can change anything; the lesson of confirm_safe then
+		// starts a fresh baseline.
+		e = &entry{key: key}
+		created = true
+	}
+	if !part.eng.ApplyUpdate(up.IntegrationID, &e.u, &up, res) {
+		p.m.updates.WithLabelValues("no_change").Inc()
+		return
+	}
+	p.m.updates.WithLabelValues(up.Kind).Inc()
+	if created && e.u.NCities == 0 && e.u.NASNs == 0 {
+		created, e = false, nil // nothing learned: keep no empty user
+	}
+	if created {
+		part.users[key] = e
+		p.m.users.Inc()
+	}
+	if e != nil {
+		e.gone = false
+		if !e.dirty {
+			e.dirty = true
+			part.dirty = append(part.dirty, e)
+		}
+	}
+	if res.Alert != nil {
+		if b, err := json.Marshal(res.Alert); err == nil {
+			produce(&kgo.Record{Topic: bus.TopicAlerts, Key: r.Key, Value: b})
 		}
 	}
 }

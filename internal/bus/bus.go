@@ -36,6 +36,14 @@ const (
 	TopicPollerCursors = "clarion.poller.cursors"
 	// TopicDeadLetter receives records a sink could not decode, with the reason.
 	TopicDeadLetter = "clarion.deadletter"
+	// TopicTriage holds one record per triage run (internal/record.TriageRun),
+	// keyed like the alert it triaged.
+	TopicTriage = "clarion.triage"
+	// TopicResponderRequests is the responder's input: action proposals
+	// from triage and analysts, and approve/reject decisions
+	// (internal/record.Request), keyed like the alert. The responder is the
+	// only writer of TopicActions.
+	TopicResponderRequests = "clarion.responder.requests"
 )
 
 // Record header names on TopicEvents.
@@ -51,6 +59,12 @@ const (
 const (
 	SourceHook = "hook"
 	SourcePoll = "poll"
+	// SourceClarion marks a record that is not an Okta event but an alert
+	// update (internal/record.Update) for the processor: triage verdicts
+	// and analyst feedback travel through the processor's own input so the
+	// alert and the user's baseline change exactly once, in order with the
+	// user's events. Sinks skip these records.
+	SourceClarion = "clarion"
 )
 
 // KeyFor returns the record key for a user's events: integration id, a
@@ -110,6 +124,8 @@ func Topics(partitions int32) []TopicSpec {
 		{Name: TopicIntegrations, Partitions: 1, Configs: compact},
 		{Name: TopicPollerCursors, Partitions: 1, Configs: compact},
 		{Name: TopicDeadLetter, Partitions: 1},
+		{Name: TopicTriage, Partitions: partitions},
+		{Name: TopicResponderRequests, Partitions: partitions},
 	}
 }
 

@@ -18,8 +18,9 @@ func (e *Engine) group(integ, userKey string, u *User, res *Result) {
 		a := &res.Anomalies[i]
 		t := a.t
 		al := &u.Alert
-		if !u.HasAlert || t-al.Last > win || al.First-t > win {
+		if !u.HasAlert || !u.Life.reopenable() || t-al.Last > win || al.First-t > win {
 			*al = openAlert{First: t, Last: t}
+			u.Life = alertLife{}
 			h := sha256.Sum256([]byte(dedupKey(integ, userKey, a.ID)))
 			copy(al.ID[:], h[:16])
 			u.HasAlert = true
@@ -46,6 +47,7 @@ func (e *Engine) group(integ, userKey string, u *User, res *Result) {
 		}
 		a.AlertID = hex16(al.ID)
 	}
+	u.Life.joined()
 	u.Alert.Version++
 	res.alert = e.alertView(integ, userKey, u, res.Anomalies[len(res.Anomalies)-1].Sentence)
 	res.Alert = &res.alert
@@ -108,6 +110,7 @@ func (e *Engine) alertView(integ, userKey string, u *User, latest string) Alert 
 		LastSeen:       fmtMs(al.Last),
 		Version:        al.Version,
 	}
+	u.Life.setView(&out)
 	n := min(int(al.NAn), maxAlertAn)
 	if n > 0 {
 		out.DedupKey = dedupKey(integ, userKey, hex16(al.Anomalies[0].ID))
@@ -130,7 +133,10 @@ func (e *Engine) alertView(integ, userKey string, u *User, latest string) Alert 
 	if al.Failures > 0 {
 		s += fmt.Sprintf(", after a burst of %d failed sign-ins", al.Failures)
 	}
-	out.Summary = s + "). Latest: " + latest
+	out.Summary = s + ")."
+	if latest != "" {
+		out.Summary = s + "). Latest: " + latest
+	}
 	return out
 }
 

@@ -102,7 +102,7 @@ func (u *User) AppendBinary(b []byte) []byte {
 		return append(b, 0)
 	}
 	al := &u.Alert
-	b = append(b, 1)
+	b = append(b, 2) // 1: before the lifecycle fields
 	b = append(b, al.ID[:]...)
 	b = binary.AppendVarint(b, al.First)
 	b = binary.AppendVarint(b, al.Last)
@@ -115,7 +115,8 @@ func (u *User) AppendBinary(b []byte) []byte {
 		b = append(b, al.Anomalies[i].ID[:]...)
 		b = append(b, al.Anomalies[i].Type)
 	}
-	return b
+	l := &u.Life
+	return append(b, l.Status, l.Disp, l.Sev, l.Conf, l.ActReq, l.Feedback, l.By)
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -348,9 +349,9 @@ func (u *User) UnmarshalBinary(b []byte) error {
 		u.FailFirst = d.varint()
 		u.FailLast = d.varint()
 	}
-	switch d.byte1() {
+	switch flag := d.byte1(); flag {
 	case 0:
-	case 1:
+	case 1, 2:
 		u.HasAlert = true
 		al := &u.Alert
 		copy(al.ID[:], d.bytesN(16))
@@ -366,6 +367,16 @@ func (u *User) UnmarshalBinary(b []byte) error {
 			al.Anomalies[i].Type = d.byte1()
 			if al.Anomalies[i].Type >= nTypes {
 				d.fail("bad anomaly type")
+			}
+		}
+		if flag == 2 {
+			lc := d.bytesN(7)
+			if len(lc) == 7 {
+				l := &u.Life
+				l.Status, l.Disp, l.Sev, l.Conf, l.ActReq, l.Feedback, l.By = lc[0], lc[1], lc[2], lc[3], lc[4], lc[5], lc[6]
+				if !l.valid() {
+					d.fail("bad alert lifecycle")
+				}
 			}
 		}
 	default:

@@ -123,6 +123,15 @@ type openAlert struct {
 	Anomalies [maxAlertAn]anRef
 }
 
+// alertLife is the open alert's lifecycle, set by record.Update
+// (lifecycle.go): indexes into the name tables there; Sev 0 means "the
+// detection severity", Conf is a percentage. It lives in User next to
+// NRecent, where it fills alignment padding and keeps a user within its
+// size class.
+type alertLife struct {
+	Status, Disp, Sev, Conf, ActReq, Feedback, By uint8
+}
+
 type anRef struct {
 	ID   [16]byte
 	Type uint8
@@ -134,6 +143,7 @@ type User struct {
 
 	Recent  [maxRecent]Signin
 	NRecent uint8
+	Life    alertLife // the open alert's lifecycle (see alertLife)
 
 	Cities   [maxCities]cellStat
 	NCities  uint8

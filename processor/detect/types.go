@@ -129,21 +129,27 @@ const (
 // Alert groups one user's anomalies within a window. Its id is derived from
 // its dedup key; Version grows with every update so sinks keep the latest.
 type Alert struct {
-	ID             string       `json:"id"`
-	DedupKey       string       `json:"dedup_key"`
-	IntegrationID  string       `json:"integration_id"`
-	User           UserRef      `json:"user"`
-	Status         string       `json:"status"`
-	Disposition    string       `json:"disposition"`
-	Severity       string       `json:"severity"`
-	ActionRequired string       `json:"action_required"`
-	Anomalies      []AnomalyRef `json:"anomalies"`
-	AnomalyCount   int          `json:"anomaly_count"`
-	Types          []string     `json:"types"`
-	FirstSeen      string       `json:"first_seen"`
-	LastSeen       string       `json:"last_seen"`
-	Version        uint32       `json:"version"`
-	Summary        string       `json:"summary"`
+	ID            string  `json:"id"`
+	DedupKey      string  `json:"dedup_key"`
+	IntegrationID string  `json:"integration_id"`
+	User          UserRef `json:"user"`
+	Status        string  `json:"status"`
+	Disposition   string  `json:"disposition"`
+	Severity      string  `json:"severity"`
+	// DetectionSeverity is computed from the anomalies' scores only;
+	// Severity is the triage verdict's when there is one.
+	DetectionSeverity string       `json:"detection_severity"`
+	Confidence        float64      `json:"confidence"`
+	ActionRequired    string       `json:"action_required"`
+	Feedback          string       `json:"feedback,omitempty"`
+	TriagedBy         string       `json:"triaged_by,omitempty"`
+	Anomalies         []AnomalyRef `json:"anomalies"`
+	AnomalyCount      int          `json:"anomaly_count"`
+	Types             []string     `json:"types"`
+	FirstSeen         string       `json:"first_seen"`
+	LastSeen          string       `json:"last_seen"`
+	Version           uint32       `json:"version"`
+	Summary           string       `json:"summary"`
 }
 
 // anomalyID is hash(event id, detector): deterministic across replays.
