@@ -158,6 +158,7 @@ type Server struct {
 	status    []string         // user status by index
 	changed   []time.Time      // statusChanged by index
 	lastLogin []int64          // last successful sign-in (Unix ms) by index
+	injected  uint64           // attacks injected through /sim/attacks
 	apps      map[string]*app
 	tokens    map[string]*token
 	jtis      map[string]time.Time // client-assertion jti → expiry
@@ -352,6 +353,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST /sim/eventhooks", s.handleSimHooks)
 	mux.HandleFunc("POST /sim/eventhooks/{id}/verify", s.handleSimHookVerify)
 	mux.HandleFunc("GET /sim/users", s.handleSimUsers)
+	mux.HandleFunc("POST /sim/attacks", s.handleSimAttacks)
 	mux.HandleFunc("GET /sim/labels", s.handleSimLabels)
 	mux.HandleFunc("GET /sim/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "sim_now": s.SimNow().UTC()})
