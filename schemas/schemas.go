@@ -1,6 +1,6 @@
 // Package schemas holds Clarion's ClickHouse DDL (database clarion: tables
-// okta_events, anomalies, alerts, actions) as embedded, numbered migrations,
-// and applies them at start.
+// okta_events, anomalies, alerts, actions, triage_runs) as embedded,
+// numbered migrations, and applies them at start.
 //
 // The DDL is written once as templates and rendered for the server it runs
 // on. Current ClickHouse (22.3 and later) gets DateTime64(3), LowCardinality,
@@ -10,15 +10,19 @@
 // DateTime, String, no codecs, no TTL. Column names are the same in both, so
 // the sinks and every query written against them work on either.
 //
-// Migrations are idempotent (CREATE ... IF NOT EXISTS) and recorded in
-// <db>.schema_migrations, so running Migrate on every start is safe, also
-// from several sinks at once.
+// Migrations are idempotent (CREATE ... IF NOT EXISTS; ADD COLUMN IF NOT
+// EXISTS, or on old servers a plain ADD COLUMN whose "already exists" error
+// Migrate treats as done) and recorded in <db>.schema_migrations, so
+// running Migrate on every start is safe, also from several sinks at once.
+// Columns are only ever added, never renamed or dropped, so a sink of an
+// older release keeps working against a newer schema.
 package schemas
 
 import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -30,6 +34,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 )
 
 //go:embed migrations/*.sql
@@ -141,6 +146,15 @@ func Render(opts Options) ([]Migration, error) {
 				return "TTL toDateTime(" + col + ") + INTERVAL " + strconv.FormatInt(days, 10) + " DAY\n"
 			}
 			return ""
+		},
+		// addcol starts an ALTER TABLE's column addition. 18.16 cannot
+		// parse IF NOT EXISTS there; Migrate makes the plain form
+		// idempotent (see alreadyAdded).
+		"addcol": func() string {
+			if modern {
+				return "ADD COLUMN IF NOT EXISTS"
+			}
+			return "ADD COLUMN"
 		},
 		"settings": func() string {
 			if modern {
@@ -277,7 +291,7 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) (Result, error
 			continue
 		}
 		for _, q := range m.Statements {
-			if err := conn.Exec(ctx, q); err != nil {
+			if err := conn.Exec(ctx, q); err != nil && !alreadyAdded(q, err) {
 				return res, fmt.Errorf("schemas: migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
@@ -295,6 +309,20 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) (Result, error
 		res.Applied = append(res.Applied, m.Version)
 	}
 	return res, nil
+}
+
+// addColumn matches a rendered ALTER TABLE that adds one column.
+var addColumn = regexp.MustCompile(`^ALTER TABLE \S+ ADD COLUMN `)
+
+// alreadyAdded reports whether err is the server refusing a plain ADD
+// COLUMN because the column exists (code 44, ILLEGAL_COLUMN): an earlier
+// run of the same migration was interrupted after the ALTER, or another
+// sink is migrating at the same time. Old servers lack IF NOT EXISTS
+// there, so this is what makes such a migration idempotent.
+func alreadyAdded(stmt string, err error) bool {
+	var exc *proto.Exception
+	return addColumn.MatchString(stmt) && errors.As(err, &exc) && exc.Code == 44 &&
+		strings.Contains(exc.Message, "already exists")
 }
 
 func firstLine(s string) string {

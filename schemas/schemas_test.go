@@ -41,10 +41,88 @@ func TestMigrateIdempotent(t *testing.T) {
 	if n := schemastest.Count(t, conn, "SELECT count() FROM "+db+".schema_migrations FINAL"); n != uint64(len(all)) {
 		t.Fatalf("schema_migrations has %d rows, want %d", n, len(all))
 	}
-	for _, table := range []string{"okta_events", "anomalies", "alerts", "actions"} {
+	for _, table := range []string{"okta_events", "anomalies", "alerts", "actions", "triage_runs"} {
 		if n := schemastest.Count(t, conn, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name = '"+table+"'"); n != 1 {
 			t.Errorf("table %s.%s missing", db, table)
 		}
+	}
+	for _, c := range []string{"alerts.detection_severity", "alerts.confidence", "alerts.feedback", "alerts.triaged_by",
+		"actions.mode", "actions.guard", "actions.expires_at", "actions.requested_by", "actions.decided_at", "actions.error",
+		"triage_runs.evidence", "triage_runs.by"} {
+		table, col, _ := strings.Cut(c, ".")
+		if n := schemastest.Count(t, conn, "SELECT count() FROM system.columns WHERE database = '"+db+"' AND table = '"+table+"' AND name = '"+col+"'"); n != 1 {
+			t.Errorf("column %s missing", c)
+		}
+	}
+}
+
+// TestMigrateResumesAddColumn: an upgrade from the first four migrations,
+// with rows already stored, interrupted after one ALTER of 0005 and run
+// again, completes; the old rows read the new columns' defaults. On 18.16
+// this is the plain ADD COLUMN whose "already exists" Migrate tolerates.
+func TestMigrateResumesAddColumn(t *testing.T) {
+	t.Parallel()
+	addr := schemastest.Addr(t)
+	conn := schemastest.Open(t, addr)
+	db := schemastest.TempDB(t, conn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := schemas.ServerVersion(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs, err := schemas.Render(schemas.Options{Database: db, Dialect: schemas.DialectFor(v)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	var alter string
+	for _, m := range migs {
+		switch {
+		case m.Version < 5:
+			for _, q := range m.Statements {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("migration %d: %v", m.Version, err)
+				}
+			}
+		case m.Version == 5:
+			alter = m.Statements[0]
+		}
+	}
+	if !strings.Contains(alter, "ADD COLUMN") {
+		t.Fatalf("0005 does not start with an ADD COLUMN: %s", alter)
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".alerts (id, status, version)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append("al-old", "New", uint64(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	// The interrupted run: its first ALTER went through, nothing was recorded.
+	if err := conn.Exec(ctx, alter); err != nil {
+		t.Fatal(err)
+	}
+	res, err := schemas.Migrate(ctx, conn, schemas.Options{Database: db})
+	if err != nil {
+		t.Fatalf("migrate after an interrupted 0005 on %v: %v", v, err)
+	}
+	if len(res.Applied) != len(migs) {
+		t.Errorf("applied %v, want all %d (none was recorded)", res.Applied, len(migs))
+	}
+	var status, detSev, feedback string
+	var conf float64
+	if err := conn.QueryRow(ctx, "SELECT status, detection_severity, confidence, feedback FROM "+db+".alerts FINAL WHERE id = 'al-old'").
+		Scan(&status, &detSev, &conf, &feedback); err != nil {
+		t.Fatal(err)
+	}
+	if status != "New" || detSev != "" || conf != 0 || feedback != "" {
+		t.Errorf("old row after 0005: %q %q %v %q", status, detSev, conf, feedback)
 	}
 }
 
@@ -72,12 +150,13 @@ func TestRenderDialects(t *testing.T) {
 		return b.String()
 	}
 	m, l := join(modern), join(legacy)
-	for _, want := range []string{"DateTime64(3, 'UTC')", "LowCardinality(String)", "IPv6", "CODEC(ZSTD(3))", "TTL toDateTime(published) + INTERVAL 400 DAY", "non_replicated_deduplication_window", "CREATE TABLE IF NOT EXISTS clarion.okta_events"} {
+	for _, want := range []string{"DateTime64(3, 'UTC')", "LowCardinality(String)", "IPv6", "CODEC(ZSTD(3))", "TTL toDateTime(published) + INTERVAL 400 DAY", "non_replicated_deduplication_window", "CREATE TABLE IF NOT EXISTS clarion.okta_events",
+		"ALTER TABLE clarion.alerts ADD COLUMN IF NOT EXISTS detection_severity LowCardinality(String)", "CREATE TABLE IF NOT EXISTS clarion.triage_runs"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("modern DDL lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"DateTime64", "LowCardinality", "IPv6", "CODEC", "TTL", "SETTINGS", "INDEX"} {
+	for _, bad := range []string{"DateTime64", "LowCardinality", "IPv6", "CODEC", "TTL", "SETTINGS", "INDEX", "ADD COLUMN IF NOT EXISTS"} {
 		if strings.Contains(l, bad) {
 			t.Errorf("legacy DDL contains %q", bad)
 		}
@@ -152,7 +231,8 @@ func TestModernDDLParses(t *testing.T) {
 				kept = append(kept, line)
 			}
 			s = strings.Join(kept, "\n")
-			s = strings.Replace(s, "UInt64,\n)", "UInt64\n)", 1) // the column list lost its trailing INDEX lines
+			s = strings.Replace(s, "ADD COLUMN IF NOT EXISTS", "ADD COLUMN", 1) // the one modern clause 18.16 cannot parse in an ALTER
+			s = strings.Replace(s, "UInt64,\n)", "UInt64\n)", 1)                // the column list lost its trailing INDEX lines
 			err := conn.Exec(ctx, s)
 			var exc *proto.Exception
 			switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
@@ -285,6 +286,13 @@ func (c *Consumer) add(s *state, r *kgo.Record) {
 	} else {
 		s.batch.Ranges[tp] = OffsetRange{r.Offset, r.Offset}
 	}
+	if r.Topic == bus.TopicEvents && record.IsUpdate(r) {
+		// An alert update for the processor (header source=clarion),
+		// not an Okta event: nothing to store, nothing wrong with it. Its
+		// offset is committed with the batch.
+		c.m.ignored.WithLabelValues(r.Topic, IgnoredAlertUpdate).Inc()
+		return
+	}
 	b := s.batch
 	table, _ := TableFor(r.Topic)
 	var err error
@@ -311,6 +319,11 @@ func (c *Consumer) add(s *state, r *kgo.Record) {
 		b.Actions = append(b.Actions, ActionRow{})
 		if err = DecodeAction(r, &b.Actions[len(b.Actions)-1]); err != nil {
 			b.Actions = b.Actions[:len(b.Actions)-1]
+		}
+	case TableTriageRuns:
+		b.TriageRuns = append(b.TriageRuns, TriageRunRow{})
+		if err = DecodeTriageRun(r, &b.TriageRuns[len(b.TriageRuns)-1]); err != nil {
+			b.TriageRuns = b.TriageRuns[:len(b.TriageRuns)-1]
 		}
 	default:
 		err = ErrUnknownTopic
@@ -398,8 +411,15 @@ func (c *Consumer) flushOnce(ctx context.Context, cl *kgo.Client, s *state) erro
 	c.m.rows.WithLabelValues(TableAnomalies).Add(float64(len(s.batch.Anomalies)))
 	c.m.rows.WithLabelValues(TableAlerts).Add(float64(len(s.batch.Alerts)))
 	c.m.rows.WithLabelValues(TableActions).Add(float64(len(s.batch.Actions)))
+	c.m.rows.WithLabelValues(TableTriageRuns).Add(float64(len(s.batch.TriageRuns)))
 	return nil
 }
+
+// IgnoredAlertUpdate is the reason label of clarion_sink_records_ignored_total
+// for an alert update (internal/record.Update, header source=clarion) read
+// from clarion.okta.events: it is input for the processor, not an Okta
+// event, so the sinks skip it.
+const IgnoredAlertUpdate = "alert_update"
 
 // Metrics are a sink's Prometheus collectors, all named clarion_sink_* and
 // labelled sink="<name>".
@@ -407,6 +427,7 @@ type Metrics struct {
 	records      *prometheus.CounterVec
 	rows         *prometheus.CounterVec
 	deadLetters  *prometheus.CounterVec
+	ignored      *prometheus.CounterVec
 	writeErrors  prometheus.Counter
 	commitErrors prometheus.Counter
 	flushSeconds prometheus.Histogram
@@ -430,6 +451,9 @@ func NewMetrics(reg prometheus.Registerer, sink string) *Metrics {
 			Help: "Rows made durable, by table.", ConstLabels: constLabels}, []string{"table"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clarion_sink_dead_letters_total",
 			Help: "Records sent to the dead-letter topic, by topic and reason.", ConstLabels: constLabels}, []string{"topic", "reason"}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clarion_sink_records_ignored_total",
+			Help:        "Records consumed and deliberately not stored (not dead letters), by topic and reason: alert_update = an alert update for the processor on the events topic.",
+			ConstLabels: constLabels}, []string{"topic", "reason"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "clarion_sink_write_errors_total",
 			Help: "Failed write attempts (each is retried).", ConstLabels: constLabels}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "clarion_sink_commit_errors_total",
@@ -448,7 +472,7 @@ func NewMetrics(reg prometheus.Registerer, sink string) *Metrics {
 			Help: "Rows skipped because they were already stored before a restart, by table.", ConstLabels: constLabels}, []string{"table"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.rows, m.deadLetters, m.writeErrors, m.commitErrors, m.flushSeconds, m.lag, m.up, m.lastFlush, m.Bytes, m.Skipped)
+		reg.MustRegister(m.records, m.rows, m.deadLetters, m.ignored, m.writeErrors, m.commitErrors, m.flushSeconds, m.lag, m.up, m.lastFlush, m.Bytes, m.Skipped)
 	}
 	return m
 }

@@ -6,10 +6,14 @@
 // batch is durable.
 //
 // The sinks are generic over topics: every record on clarion.okta.events is
-// a raw Okta LogEvent, every record on clarion.anomalies, clarion.alerts and
-// clarion.actions is a JSON object with an "id". Missing fields become zero
-// values; a record that is not valid JSON, or lacks its id (uuid for
-// events), goes to the dead-letter topic with the reason in its headers.
+// a raw Okta LogEvent, every record on clarion.anomalies, clarion.alerts,
+// clarion.actions and clarion.triage is a JSON object with an "id". Missing
+// fields become zero values; a record that is not valid JSON, or lacks its
+// id (uuid for events), goes to the dead-letter topic with the reason in
+// its headers. The alert updates that share clarion.okta.events with Okta's
+// events (header source=clarion, internal/record.IsUpdate) are input for
+// the processor, not events: the consumer skips them and counts them in
+// clarion_sink_records_ignored_total.
 package sinks
 
 import (
@@ -34,6 +38,8 @@ const (
 	TableAnomalies = "anomalies"
 	TableAlerts    = "alerts"
 	TableActions   = "actions"
+	// TableTriageRuns holds one row per triage run (clarion.triage).
+	TableTriageRuns = "triage_runs"
 )
 
 // TableFor returns the table a topic's records go to.
@@ -47,12 +53,14 @@ func TableFor(topic string) (string, bool) {
 		return TableAlerts, true
 	case bus.TopicActions:
 		return TableActions, true
+	case bus.TopicTriage:
+		return TableTriageRuns, true
 	}
 	return "", false
 }
 
 // DefaultTopics are the topics a sink consumes when its Config names none.
-var DefaultTopics = []string{bus.TopicEvents, bus.TopicAnomalies, bus.TopicAlerts, bus.TopicActions}
+var DefaultTopics = []string{bus.TopicEvents, bus.TopicAnomalies, bus.TopicAlerts, bus.TopicActions, bus.TopicTriage}
 
 // Decode errors. Each is a dead-letter reason: retrying cannot fix it.
 var (
@@ -243,15 +251,25 @@ type AnomalyRow struct {
 
 // AlertRow is one alerts row: one version of an alert.
 type AlertRow struct {
-	ID             string    `parquet:"id"`
-	DedupKey       string    `parquet:"dedup_key"`
-	IntegrationID  string    `parquet:"integration_id,dict"`
-	UserID         string    `parquet:"user_id"`
-	UserLogin      string    `parquet:"user_login"`
-	Status         string    `parquet:"status,dict"`
-	Disposition    string    `parquet:"disposition,dict"`
-	Severity       string    `parquet:"severity,dict"`
-	ActionRequired string    `parquet:"action_required,dict"`
+	ID            string `parquet:"id"`
+	DedupKey      string `parquet:"dedup_key"`
+	IntegrationID string `parquet:"integration_id,dict"`
+	UserID        string `parquet:"user_id"`
+	UserLogin     string `parquet:"user_login"`
+	Status        string `parquet:"status,dict"`
+	Disposition   string `parquet:"disposition,dict"`
+	// Severity is the effective severity: the triage verdict's when there
+	// is one, else DetectionSeverity.
+	Severity string `parquet:"severity,dict"`
+	// DetectionSeverity is the processor's, from anomaly scores.
+	DetectionSeverity string `parquet:"detection_severity,dict"`
+	// Confidence is the verdict's, 0..1 (0 before triage).
+	Confidence     float64 `parquet:"confidence"`
+	ActionRequired string  `parquet:"action_required,dict"`
+	// Feedback is the analyst's feedback kind, "" if none.
+	Feedback string `parquet:"feedback,dict"`
+	// TriagedBy is "llm" or "deterministic", "" before triage.
+	TriagedBy      string    `parquet:"triaged_by,dict"`
 	AnomalyIDs     []string  `parquet:"anomaly_ids,list"`
 	AnomalyTypes   []string  `parquet:"anomaly_types,list"`
 	FirstSeen      time.Time `parquet:"first_seen,timestamp(millisecond)"`
@@ -264,19 +282,32 @@ type AlertRow struct {
 	KafkaOffset    int64     `parquet:"kafka_offset"`
 }
 
-// ActionRow is one actions row: one version of a response action.
+// ActionRow is one actions row: one version of a response action
+// (internal/record.Action).
 type ActionRow struct {
-	ID             string    `parquet:"id"`
-	AlertID        string    `parquet:"alert_id"`
-	IntegrationID  string    `parquet:"integration_id,dict"`
-	UserID         string    `parquet:"user_id"`
-	UserLogin      string    `parquet:"user_login"`
-	Kind           string    `parquet:"kind,dict"`
-	State          string    `parquet:"state,dict"`
+	ID            string `parquet:"id"`
+	AlertID       string `parquet:"alert_id"`
+	AlertVersion  int64  `parquet:"alert_version"`
+	IntegrationID string `parquet:"integration_id,dict"`
+	UserID        string `parquet:"user_id"`
+	UserLogin     string `parquet:"user_login"`
+	Kind          string `parquet:"kind,dict"`
+	State         string `parquet:"state,dict"`
+	// Mode is what the policy gave the action: automatic, approval, off.
+	Mode string `parquet:"mode,dict"`
+	// Guard names what blocked or downgraded it (protected_user, hourly_cap, ...).
+	Guard          string    `parquet:"guard,dict"`
+	DryRun         bool      `parquet:"dry_run"`
+	Reason         string    `parquet:"reason"`
+	RequestedBy    string    `parquet:"requested_by,dict"`
 	RequestedAt    time.Time `parquet:"requested_at,timestamp(millisecond)"`
+	ExpiresAt      time.Time `parquet:"expires_at,timestamp(millisecond)"` // pending approvals only
 	DecidedBy      string    `parquet:"decided_by"`
+	DecidedAt      time.Time `parquet:"decided_at,timestamp(millisecond)"`
 	ExecutedAt     time.Time `parquet:"executed_at,timestamp(millisecond)"`
-	Result         string    `parquet:"result"` // the result object as JSON text
+	Attempts       int64     `parquet:"attempts"`
+	Result         string    `parquet:"result"` // Okta's answers (okta.ActionRecord) as JSON text
+	Error          string    `parquet:"error"`
 	Version        int64     `parquet:"version"`
 	Raw            string    `parquet:"raw"`
 	RecordedAt     time.Time `parquet:"recorded_at,timestamp(millisecond)"`
@@ -391,25 +422,29 @@ func DecodeAlert(rec *kgo.Record, row *AlertRow) error {
 		return true
 	})
 	*row = AlertRow{
-		ID:             id,
-		DedupKey:       root.Get("dedup_key").String(),
-		IntegrationID:  root.Get("integration_id").String(),
-		UserID:         uid,
-		UserLogin:      login,
-		Status:         root.Get("status").String(),
-		Disposition:    root.Get("disposition").String(),
-		Severity:       root.Get("severity").String(),
-		ActionRequired: root.Get("action_required").String(),
-		AnomalyIDs:     ids,
-		AnomalyTypes:   types,
-		FirstSeen:      jsonTime(root.Get("first_seen")),
-		LastSeen:       jsonTime(root.Get("last_seen")),
-		Version:        version(root.Get("version")),
-		Summary:        root.Get("summary").String(),
-		Raw:            string(rec.Value),
-		RecordedAt:     ClampTime(rec.Timestamp),
-		KafkaPartition: rec.Partition,
-		KafkaOffset:    rec.Offset,
+		ID:                id,
+		DedupKey:          root.Get("dedup_key").String(),
+		IntegrationID:     root.Get("integration_id").String(),
+		UserID:            uid,
+		UserLogin:         login,
+		Status:            root.Get("status").String(),
+		Disposition:       root.Get("disposition").String(),
+		Severity:          root.Get("severity").String(),
+		DetectionSeverity: root.Get("detection_severity").String(),
+		Confidence:        root.Get("confidence").Float(),
+		ActionRequired:    root.Get("action_required").String(),
+		Feedback:          root.Get("feedback").String(),
+		TriagedBy:         root.Get("triaged_by").String(),
+		AnomalyIDs:        ids,
+		AnomalyTypes:      types,
+		FirstSeen:         jsonTime(root.Get("first_seen")),
+		LastSeen:          jsonTime(root.Get("last_seen")),
+		Version:           version(root.Get("version")),
+		Summary:           root.Get("summary").String(),
+		Raw:               string(rec.Value),
+		RecordedAt:        ClampTime(rec.Timestamp),
+		KafkaPartition:    rec.Partition,
+		KafkaOffset:       rec.Offset,
 	}
 	return nil
 }
@@ -424,15 +459,25 @@ func DecodeAction(rec *kgo.Record, row *ActionRow) error {
 	*row = ActionRow{
 		ID:             id,
 		AlertID:        root.Get("alert_id").String(),
+		AlertVersion:   count32(root.Get("alert_version")),
 		IntegrationID:  root.Get("integration_id").String(),
 		UserID:         uid,
 		UserLogin:      login,
 		Kind:           root.Get("kind").String(),
 		State:          root.Get("state").String(),
+		Mode:           root.Get("mode").String(),
+		Guard:          root.Get("guard").String(),
+		DryRun:         root.Get("dry_run").Bool(),
+		Reason:         root.Get("reason").String(),
+		RequestedBy:    root.Get("requested_by").String(),
 		RequestedAt:    jsonTime(root.Get("requested_at")),
+		ExpiresAt:      jsonTime(root.Get("expires_at")),
 		DecidedBy:      root.Get("decided_by").String(),
+		DecidedAt:      jsonTime(root.Get("decided_at")),
 		ExecutedAt:     jsonTime(root.Get("executed_at")),
+		Attempts:       count32(root.Get("attempts")),
 		Result:         rawJSON(root.Get("result")),
+		Error:          root.Get("error").String(),
 		Version:        version(root.Get("version")),
 		Raw:            string(rec.Value),
 		RecordedAt:     ClampTime(rec.Timestamp),
@@ -442,13 +487,134 @@ func DecodeAction(rec *kgo.Record, row *ActionRow) error {
 	return nil
 }
 
+// TriageRunRow is one triage_runs row: one run of triage on one alert
+// version (internal/record.TriageRun). Disposition through
+// RecommendedActions are the final output, after the policy gate.
+type TriageRunRow struct {
+	ID            string `parquet:"id"`
+	AlertID       string `parquet:"alert_id"`
+	AlertVersion  int64  `parquet:"alert_version"`
+	IntegrationID string `parquet:"integration_id,dict"`
+	UserID        string `parquet:"user_id"`
+	UserLogin     string `parquet:"user_login"`
+	// By is "llm" or "deterministic": what produced the output.
+	By       string `parquet:"by,dict"`
+	Provider string `parquet:"provider,dict"`
+	Model    string `parquet:"model,dict"`
+	// Fallback says why the deterministic triage ran although an LLM is
+	// configured, "" otherwise.
+	Fallback           string   `parquet:"fallback,dict"`
+	Disposition        string   `parquet:"disposition,dict"`
+	Severity           string   `parquet:"severity,dict"`
+	Confidence         float64  `parquet:"confidence"`
+	Summary            string   `parquet:"summary"`
+	Evidence           []string `parquet:"evidence,list"` // LogEvent uuids
+	RecommendedActions []string `parquet:"recommended_actions,list"`
+	// DeterministicDisposition is the deterministic triage's verdict
+	// (always computed); AgentDisposition the agent's own when the policy
+	// gate changed it, "" otherwise.
+	DeterministicDisposition string `parquet:"deterministic_disposition,dict"`
+	AgentDisposition         string `parquet:"agent_disposition,dict"`
+	// Gate explains any change the policy gate made.
+	Gate             string    `parquet:"gate"`
+	Steps            int64     `parquet:"steps"`      // model turns
+	ToolCalls        int64     `parquet:"tool_calls"` // over all steps
+	PromptTokens     int64     `parquet:"prompt_tokens"`
+	CompletionTokens int64     `parquet:"completion_tokens"`
+	LatencyMs        float64   `parquet:"latency_ms"`
+	Started          time.Time `parquet:"started,timestamp(millisecond)"`
+	Finished         time.Time `parquet:"finished,timestamp(millisecond)"`
+	Raw              string    `parquet:"raw"` // every step and tool call
+	RecordedAt       time.Time `parquet:"recorded_at,timestamp(millisecond)"`
+	KafkaPartition   int32     `parquet:"kafka_partition"`
+	KafkaOffset      int64     `parquet:"kafka_offset"`
+}
+
+// DecodeTriageRun turns a clarion.triage record into a row.
+func DecodeTriageRun(rec *kgo.Record, row *TriageRunRow) error {
+	root, id, err := object(rec)
+	if err != nil {
+		return err
+	}
+	uid, login := user(root.Get("user"))
+	out := root.Get("output")
+	steps, calls := int64(0), int64(0)
+	root.Get("steps").ForEach(func(_, s gjson.Result) bool {
+		steps++
+		s.Get("tool_calls").ForEach(func(_, _ gjson.Result) bool {
+			calls++
+			return true
+		})
+		return true
+	})
+	*row = TriageRunRow{
+		ID:                       id,
+		AlertID:                  root.Get("alert_id").String(),
+		AlertVersion:             count32(root.Get("alert_version")),
+		IntegrationID:            root.Get("integration_id").String(),
+		UserID:                   uid,
+		UserLogin:                login,
+		By:                       root.Get("by").String(),
+		Provider:                 root.Get("provider").String(),
+		Model:                    root.Get("model").String(),
+		Fallback:                 root.Get("fallback").String(),
+		Disposition:              out.Get("disposition").String(),
+		Severity:                 out.Get("severity").String(),
+		Confidence:               out.Get("confidence").Float(),
+		Summary:                  out.Get("summary").String(),
+		Evidence:                 stringList(out.Get("evidence")),
+		RecommendedActions:       stringList(out.Get("recommended_actions")),
+		DeterministicDisposition: root.Get("deterministic.disposition").String(),
+		AgentDisposition:         root.Get("agent_output.disposition").String(),
+		Gate:                     root.Get("gate").String(),
+		Steps:                    min(steps, 1<<32-1),
+		ToolCalls:                min(calls, 1<<32-1),
+		PromptTokens:             count32(root.Get("tokens.prompt")),
+		CompletionTokens:         count32(root.Get("tokens.completion")),
+		LatencyMs:                root.Get("latency_ms").Float(),
+		Started:                  jsonTime(root.Get("started")),
+		Finished:                 jsonTime(root.Get("finished")),
+		Raw:                      string(rec.Value),
+		RecordedAt:               ClampTime(rec.Timestamp),
+		KafkaPartition:           rec.Partition,
+		KafkaOffset:              rec.Offset,
+	}
+	return nil
+}
+
+// stringList returns the scalar elements of a JSON array as text (never nil).
+func stringList(v gjson.Result) []string {
+	out := []string{}
+	v.ForEach(func(_, e gjson.Result) bool {
+		if e.Type != gjson.Null && !e.IsObject() && !e.IsArray() {
+			out = append(out, e.String())
+		}
+		return true
+	})
+	return out
+}
+
+// count32 reads a count stored as UInt32: negative or non-numeric values
+// become 0, values above 2^32-1 are capped.
+func count32(v gjson.Result) int64 {
+	n := v.Int()
+	switch {
+	case n < 0:
+		return 0
+	case n > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return n
+}
+
 // Batch is what one flush hands to a Writer: the decoded rows of every
 // record polled since the last flush, in offset order per partition.
 type Batch struct {
-	Events    []EventRow
-	Anomalies []AnomalyRow
-	Alerts    []AlertRow
-	Actions   []ActionRow
+	Events     []EventRow
+	Anomalies  []AnomalyRow
+	Alerts     []AlertRow
+	Actions    []ActionRow
+	TriageRuns []TriageRunRow
 	// Ranges is the offset range of every partition in the batch,
 	// dead-lettered records included.
 	Ranges map[TopicPartition]OffsetRange
@@ -456,7 +622,7 @@ type Batch struct {
 
 // Rows returns the number of rows in b.
 func (b *Batch) Rows() int {
-	return len(b.Events) + len(b.Anomalies) + len(b.Alerts) + len(b.Actions)
+	return len(b.Events) + len(b.Anomalies) + len(b.Alerts) + len(b.Actions) + len(b.TriageRuns)
 }
 
 // TopicPartition names a partition.

@@ -2,12 +2,15 @@ package sinks_test
 
 import (
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/sinks"
 	"github.com/clarion-itdr/clarion/sinks/sinkstest"
@@ -24,6 +27,7 @@ func TestDecodeErrors(t *testing.T) {
 	var an sinks.AnomalyRow
 	var al sinks.AlertRow
 	var ac sinks.ActionRow
+	var tr sinks.TriageRunRow
 	for _, c := range []struct {
 		name   string
 		decode func() error
@@ -38,6 +42,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"anomaly object id", func() error { return sinks.DecodeAnomaly(rec(bus.TopicAnomalies, `{"id":{"a":1}}`), &an) }, sinks.ErrNoID},
 		{"alert string", func() error { return sinks.DecodeAlert(rec(bus.TopicAlerts, `"al-1"`), &al) }, sinks.ErrNotObject},
 		{"action trailing garbage", func() error { return sinks.DecodeAction(rec(bus.TopicActions, `{"id":"x"} {`), &ac) }, sinks.ErrInvalidJSON},
+		{"triage no id", func() error { return sinks.DecodeTriageRun(rec(bus.TopicTriage, `{"alert_id":"a"}`), &tr) }, sinks.ErrNoID},
+		{"triage array", func() error { return sinks.DecodeTriageRun(rec(bus.TopicTriage, `[]`), &tr) }, sinks.ErrNotObject},
 	} {
 		if err := c.decode(); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
@@ -75,6 +81,70 @@ func TestDecodeTolerant(t *testing.T) {
 	}
 }
 
+// TestDecodeIssue6Records decodes the records of triage and response as
+// their writers marshal them (internal/record), and an alert with the
+// processor's new fields.
+func TestDecodeIssue6Records(t *testing.T) {
+	t.Parallel()
+	started := time.Date(2026, 4, 2, 9, 15, 0, 250e6, time.UTC)
+	run := sinkstest.TriageRun("al-1", 3, "int1", "00uA", record.DispositionBenign, started)
+	agent := run.Output
+	agent.Disposition = record.DispositionFalsePositive
+	run.Agent, run.Gate = &agent, "agent closed a High alert: escalated for clarification"
+	var tr sinks.TriageRunRow
+	r := sinkstest.JSONRecord(bus.TopicTriage, "int1/00uA", run)
+	r.Partition, r.Offset, r.Timestamp = 1, 42, started.Add(3*time.Second)
+	if err := sinks.DecodeTriageRun(r, &tr); err != nil {
+		t.Fatal(err)
+	}
+	want := sinks.TriageRunRow{
+		ID: record.TriageRunID("al-1", 3), AlertID: "al-1", AlertVersion: 3, IntegrationID: "int1", UserID: "00uA", UserLogin: "00ua@example.com",
+		By: "llm", Provider: "openai", Model: "gpt-test", Disposition: record.DispositionBenign, Severity: record.SeverityMedium,
+		Confidence: 0.82, Summary: run.Output.Summary, Evidence: run.Output.Evidence, RecommendedActions: []string{},
+		DeterministicDisposition: record.DispositionSuspicious, AgentDisposition: record.DispositionFalsePositive, Gate: run.Gate,
+		Steps: 2, ToolCalls: 2, PromptTokens: 1834, CompletionTokens: 211, LatencyMs: 2500,
+		Started: started, Finished: started.Add(2500 * time.Millisecond), Raw: string(r.Value),
+		RecordedAt: started.Add(3 * time.Second), KafkaPartition: 1, KafkaOffset: 42,
+	}
+	if !reflect.DeepEqual(tr, want) {
+		t.Errorf("triage run row\n got %+v\nwant %+v", tr, want)
+	}
+
+	requested := time.Date(2026, 4, 2, 9, 16, 0, 0, time.UTC)
+	var ac sinks.ActionRow
+	a := sinkstest.ActionVersion("al-1", "int1", "00uA", record.KindSuspendUser, record.ActionSucceeded, 4, requested)
+	a.DryRun = true
+	if err := sinks.DecodeAction(sinkstest.JSONRecord(bus.TopicActions, "int1/00uA", a), &ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac.ID != record.ActionID("al-1", record.KindSuspendUser) || ac.AlertVersion != 2 || ac.Mode != record.ModeApproval ||
+		ac.RequestedBy != "triage" || ac.DecidedBy != "analyst" || !ac.RequestedAt.Equal(requested) ||
+		!ac.ExpiresAt.Equal(requested.Add(time.Hour)) || !ac.DecidedAt.Equal(requested.Add(5*time.Minute)) ||
+		!ac.ExecutedAt.Equal(requested.Add(6*time.Minute)) || ac.Attempts != 1 || !ac.DryRun || ac.Version != 4 ||
+		ac.Reason != "triage recommends it" || !strings.Contains(ac.Result, `"status_after":"SUSPENDED"`) || ac.Guard != "" || ac.Error != "" {
+		t.Errorf("action row %+v", ac)
+	}
+	// A blocked action: no expiry, decision or execution (omitzero), a guard.
+	b := sinkstest.ActionVersion("al-1", "int1", "00uA", record.KindClearSessions, record.ActionBlocked, 1, requested)
+	b.Error = "protected"
+	if err := sinks.DecodeAction(sinkstest.JSONRecord(bus.TopicActions, "int1/00uA", b), &ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac.Guard != "protected_group" || ac.ExpiresAt.Unix() != 0 || ac.DecidedAt.Unix() != 0 || ac.ExecutedAt.Unix() != 0 || ac.Result != "" || ac.Error != "protected" {
+		t.Errorf("blocked action row %+v", ac)
+	}
+
+	var al sinks.AlertRow
+	if err := sinks.DecodeAlert(sinkstest.JSONRecord(bus.TopicAlerts, "int1/00uA",
+		sinkstest.TriagedAlert("al-1", "int1", "00uA", 3, record.DispositionBenign, "llm", 0.82, requested)), &al); err != nil {
+		t.Fatal(err)
+	}
+	if al.Status != record.StatusClosed || al.Disposition != record.DispositionBenign || al.DetectionSeverity != record.SeverityMedium ||
+		al.Confidence != 0.82 || al.TriagedBy != "llm" || al.Feedback != "" || al.ActionRequired != record.ActionRequiredNone {
+		t.Errorf("triaged alert row %+v", al)
+	}
+}
+
 func TestDecodeEventSamples(t *testing.T) {
 	t.Parallel()
 	var ev logevent.Event
@@ -98,6 +168,7 @@ func TestDecodeEventSamples(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"uuid":"a","published":"2024-01-01T00:00:00Z","client":{"geographicalContext":{"geolocation":{"lat":91,"lon":1e400}}}}`,
+		`{"id":"t","steps":[{"tool_calls":[1,2]},{}],"tokens":{"prompt":-3,"completion":1e20},"output":{"evidence":["a",null,{}]},"attempts":99999999999}`,
 		`{"id":"x","anomalies":[1,{"id":2}],"user":[]}`, `{"id":"x","first_seen":-5}`, `[`, `null`} {
 		f.Add([]byte(s))
 	}
@@ -107,16 +178,20 @@ func FuzzDecode(f *testing.F) {
 		var an sinks.AnomalyRow
 		var al sinks.AlertRow
 		var ac sinks.ActionRow
+		var tr sinks.TriageRunRow
 		r := &kgo.Record{Value: b}
 		if err := sinks.DecodeEvent(r, &ev, &er); err == nil && er.UUID == "" {
 			t.Fatal("event without uuid accepted")
 		}
-		for _, err := range []error{sinks.DecodeAnomaly(r, &an), sinks.DecodeAlert(r, &al), sinks.DecodeAction(r, &ac)} {
-			if err == nil && an.ID == "" && al.ID == "" && ac.ID == "" {
+		for _, err := range []error{sinks.DecodeAnomaly(r, &an), sinks.DecodeAlert(r, &al), sinks.DecodeAction(r, &ac), sinks.DecodeTriageRun(r, &tr)} {
+			if err == nil && an.ID == "" && al.ID == "" && ac.ID == "" && tr.ID == "" {
 				t.Fatal("record without id accepted")
 			}
 		}
-		for _, tm := range []time.Time{er.Published, er.ReceivedAt, an.Published, al.FirstSeen, al.LastSeen, ac.RequestedAt} {
+		if tr.Steps < 0 || tr.ToolCalls < 0 || tr.PromptTokens < 0 || tr.PromptTokens > 1<<32-1 || ac.Attempts < 0 || ac.AlertVersion > 1<<32-1 {
+			t.Fatalf("count out of the UInt32 range: %+v %+v", tr, ac)
+		}
+		for _, tm := range []time.Time{er.Published, er.ReceivedAt, an.Published, al.FirstSeen, al.LastSeen, ac.RequestedAt, ac.ExpiresAt, tr.Started, tr.Finished} {
 			if !tm.IsZero() && (tm.Before(time.Unix(0, 0)) || tm.Year() > 2105) {
 				t.Fatalf("time %v out of the storable range", tm)
 			}

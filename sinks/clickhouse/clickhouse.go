@@ -1,5 +1,7 @@
 // Package clickhouse is the sink that stores every record of Clarion's topics
-// in ClickHouse (database clarion: okta_events, anomalies, alerts, actions).
+// in ClickHouse (database clarion: okta_events, anomalies, alerts, actions,
+// triage_runs). Alert updates on clarion.okta.events (header
+// source=clarion) are input for the processor, not Okta events: skipped.
 //
 // It consumes with its own consumer group, batches by size or time, inserts
 // each table's rows with one column-oriented PrepareBatch that names its
@@ -49,7 +51,7 @@ type Config struct {
 	// Group is the Kafka consumer group. Default "clarion-sink-clickhouse".
 	Group string
 	// Topics to store. Default sinks.DefaultTopics (events, anomalies,
-	// alerts, actions); each goes to its table.
+	// alerts, actions, triage); each goes to its table.
 	Topics []string
 	// BatchSize flushes after this many records. Default 50,000.
 	BatchSize int
@@ -221,7 +223,10 @@ func (s *Sink) Write(ctx context.Context, b *sinks.Batch) error {
 	if err := insertAll(ctx, s, sinks.TableAlerts, alertColumns, b.Alerts, func(r *al) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
 		return err
 	}
-	return insertAll(ctx, s, sinks.TableActions, actionColumns, b.Actions, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+	if err := insertAll(ctx, s, sinks.TableActions, actionColumns, b.Actions, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
+		return err
+	}
+	return insertAll(ctx, s, sinks.TableTriageRuns, triageColumns, b.TriageRuns, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
 }
 
 // insertAll splits rows into up to InsertConcurrency blocks of at least
@@ -417,6 +422,7 @@ type (
 	an = sinks.AnomalyRow
 	al = sinks.AlertRow
 	ac = sinks.ActionRow
+	tr = sinks.TriageRunRow
 )
 
 var eventColumns = []column[ev]{
@@ -487,7 +493,11 @@ var alertColumns = []column[al]{
 	strCol("status", func(r *al) string { return r.Status }),
 	strCol("disposition", func(r *al) string { return r.Disposition }),
 	strCol("severity", func(r *al) string { return r.Severity }),
+	strCol("detection_severity", func(r *al) string { return r.DetectionSeverity }),
+	f64Col("confidence", func(r *al) float64 { return r.Confidence }),
 	strCol("action_required", func(r *al) string { return r.ActionRequired }),
+	strCol("feedback", func(r *al) string { return r.Feedback }),
+	strCol("triaged_by", func(r *al) string { return r.TriagedBy }),
 	strsCol("anomaly_ids", func(r *al) []string { return r.AnomalyIDs }),
 	strsCol("anomaly_types", func(r *al) []string { return r.AnomalyTypes }),
 	timeCol("first_seen", func(r *al) time.Time { return r.FirstSeen }),
@@ -503,18 +513,61 @@ var alertColumns = []column[al]{
 var actionColumns = []column[ac]{
 	strCol("id", func(r *ac) string { return r.ID }),
 	strCol("alert_id", func(r *ac) string { return r.AlertID }),
+	u32Col("alert_version", func(r *ac) uint32 { return uint32(r.AlertVersion) }),
 	strCol("integration_id", func(r *ac) string { return r.IntegrationID }),
 	strCol("user_id", func(r *ac) string { return r.UserID }),
 	strCol("user_login", func(r *ac) string { return r.UserLogin }),
 	strCol("kind", func(r *ac) string { return r.Kind }),
 	strCol("state", func(r *ac) string { return r.State }),
+	strCol("mode", func(r *ac) string { return r.Mode }),
+	strCol("guard", func(r *ac) string { return r.Guard }),
+	boolCol("dry_run", func(r *ac) bool { return r.DryRun }),
+	strCol("reason", func(r *ac) string { return r.Reason }),
+	strCol("requested_by", func(r *ac) string { return r.RequestedBy }),
 	timeCol("requested_at", func(r *ac) time.Time { return r.RequestedAt }),
+	timeCol("expires_at", func(r *ac) time.Time { return r.ExpiresAt }),
 	strCol("decided_by", func(r *ac) string { return r.DecidedBy }),
+	timeCol("decided_at", func(r *ac) time.Time { return r.DecidedAt }),
 	timeCol("executed_at", func(r *ac) time.Time { return r.ExecutedAt }),
+	u32Col("attempts", func(r *ac) uint32 { return uint32(r.Attempts) }),
 	strCol("result", func(r *ac) string { return r.Result }),
+	strCol("error", func(r *ac) string { return r.Error }),
 	u64Col("version", func(r *ac) uint64 { return uint64(r.Version) }),
 	strCol("raw", func(r *ac) string { return r.Raw }),
 	timeCol("recorded_at", func(r *ac) time.Time { return r.RecordedAt }),
 	u32Col("kafka_partition", func(r *ac) uint32 { return uint32(r.KafkaPartition) }),
 	u64Col("kafka_offset", func(r *ac) uint64 { return uint64(r.KafkaOffset) }),
+}
+
+var triageColumns = []column[tr]{
+	strCol("id", func(r *tr) string { return r.ID }),
+	strCol("alert_id", func(r *tr) string { return r.AlertID }),
+	u32Col("alert_version", func(r *tr) uint32 { return uint32(r.AlertVersion) }),
+	strCol("integration_id", func(r *tr) string { return r.IntegrationID }),
+	strCol("user_id", func(r *tr) string { return r.UserID }),
+	strCol("user_login", func(r *tr) string { return r.UserLogin }),
+	strCol("by", func(r *tr) string { return r.By }),
+	strCol("provider", func(r *tr) string { return r.Provider }),
+	strCol("model", func(r *tr) string { return r.Model }),
+	strCol("fallback", func(r *tr) string { return r.Fallback }),
+	strCol("disposition", func(r *tr) string { return r.Disposition }),
+	strCol("severity", func(r *tr) string { return r.Severity }),
+	f64Col("confidence", func(r *tr) float64 { return r.Confidence }),
+	strCol("summary", func(r *tr) string { return r.Summary }),
+	strsCol("evidence", func(r *tr) []string { return r.Evidence }),
+	strsCol("recommended_actions", func(r *tr) []string { return r.RecommendedActions }),
+	strCol("deterministic_disposition", func(r *tr) string { return r.DeterministicDisposition }),
+	strCol("agent_disposition", func(r *tr) string { return r.AgentDisposition }),
+	strCol("gate", func(r *tr) string { return r.Gate }),
+	u32Col("steps", func(r *tr) uint32 { return uint32(r.Steps) }),
+	u32Col("tool_calls", func(r *tr) uint32 { return uint32(r.ToolCalls) }),
+	u32Col("prompt_tokens", func(r *tr) uint32 { return uint32(r.PromptTokens) }),
+	u32Col("completion_tokens", func(r *tr) uint32 { return uint32(r.CompletionTokens) }),
+	f64Col("latency_ms", func(r *tr) float64 { return r.LatencyMs }),
+	timeCol("started", func(r *tr) time.Time { return r.Started }),
+	timeCol("finished", func(r *tr) time.Time { return r.Finished }),
+	strCol("raw", func(r *tr) string { return r.Raw }),
+	timeCol("recorded_at", func(r *tr) time.Time { return r.RecordedAt }),
+	u32Col("kafka_partition", func(r *tr) uint32 { return uint32(r.KafkaPartition) }),
+	u64Col("kafka_offset", func(r *tr) uint64 { return uint64(r.KafkaOffset) }),
 }

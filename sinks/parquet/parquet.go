@@ -1,8 +1,14 @@
 // Package parquet is the sink that writes every record of Clarion's topics to
 // a Parquet lake: <data-dir>/lake/<table>/dt=YYYY-MM-DD/<file>.parquet,
 // zstd-compressed, one schema per table (sinks.EventRow, AnomalyRow,
-// AlertRow, ActionRow: the ClickHouse columns, with times as
-// TIMESTAMP(MILLIS, UTC)).
+// AlertRow, ActionRow, TriageRunRow: the ClickHouse columns, with times as
+// TIMESTAMP(MILLIS, UTC)). Tables: okta_events, anomalies, alerts, actions,
+// triage_runs. Alert updates on clarion.okta.events (header source=clarion)
+// are input for the processor, not Okta events: skipped, never stored.
+//
+// A column added to a table in a later release appears only in the files
+// written after it; read the lake with union_by_name (DuckDB) or an
+// equivalent schema merge.
 //
 // # Exactly once
 //
@@ -333,6 +339,13 @@ func (s *Sink) Write(_ context.Context, b *sinks.Batch) error {
 	files = plan(s, files, sinks.TableActions, b.Actions, func(r *sinks.ActionRow) (int32, int64, time.Time) {
 		return r.KafkaPartition, r.KafkaOffset, r.RecordedAt
 	})
+	files = plan(s, files, sinks.TableTriageRuns, b.TriageRuns, func(r *sinks.TriageRunRow) (int32, int64, time.Time) {
+		t := r.Started
+		if t.Unix() == 0 {
+			t = r.RecordedAt
+		}
+		return r.KafkaPartition, r.KafkaOffset, t
+	})
 	if len(files) == 0 {
 		return nil
 	}
@@ -484,6 +497,8 @@ func topicFor(table string) string {
 		return bus.TopicAlerts
 	case sinks.TableActions:
 		return bus.TopicActions
+	case sinks.TableTriageRuns:
+		return bus.TopicTriage
 	}
 	return ""
 }

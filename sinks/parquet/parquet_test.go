@@ -16,11 +16,13 @@ import (
 
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/sinks"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
@@ -292,4 +294,100 @@ func TestFileName(t *testing.T) {
 			t.Errorf("ParseFileName(%q) ok", bad)
 		}
 	}
+}
+
+// TestLakeTriageAndResponse: triage runs land under
+// lake/triage_runs/dt=<started day>, action versions and triaged alert
+// versions carry the fields of issue 6, and alert updates on the events
+// topic are skipped, neither stored nor dead-lettered.
+func TestLakeTriageAndResponse(t *testing.T) {
+	t.Parallel()
+	kc := bustest.New(t, 2)
+	cl := bustest.Client(t, kc.Brokers)
+	dir := t.TempDir()
+
+	started := time.Date(2026, 5, 7, 23, 59, 58, 0, time.UTC)
+	run := sinkstest.TriageRun("al-1", 2, "int1", "00uA", record.DispositionBenign, started)
+	agent := run.Output
+	agent.Disposition = record.DispositionFalsePositive
+	run.Agent, run.Gate = &agent, "held for clarification"
+	key := string(bus.KeyFor("int1", "00uA"))
+	events := sinkstest.Events(t, "int1", 10)
+	sinkstest.Produce(t, cl, events[:5]...)
+	sinkstest.Produce(t, cl,
+		sinkstest.UpdateRecord(t, "al-1", "int1", "00uA"),
+		sinkstest.UpdateRecord(t, "al-1", "int1", "00uB"),
+		sinkstest.JSONRecord(bus.TopicTriage, key, run),
+		sinkstest.JSONRecord(bus.TopicAlerts, key, sinkstest.TriagedAlert("al-1", "int1", "00uA", 3, record.DispositionBenign, "llm", 0.82, started.Add(-time.Hour))),
+		sinkstest.JSONRecord(bus.TopicActions, key, sinkstest.ActionVersion("al-1", "int1", "00uA", record.KindSuspendUser, record.ActionPending, 1, started)),
+		sinkstest.JSONRecord(bus.TopicActions, key, sinkstest.ActionVersion("al-1", "int1", "00uA", record.KindSuspendUser, record.ActionSucceeded, 3, started)),
+	)
+	sinkstest.Produce(t, cl, events[5:]...)
+	const updates = 2
+
+	reg := prometheus.NewRegistry()
+	start(t, parquet.Config{Brokers: kc.Brokers, DataDir: dir, FlushInterval: 100 * time.Millisecond, Registerer: reg, Logger: testLogger()})
+	lake := filepath.Join(dir, "lake")
+	sinkstest.Eventually(t, 60*time.Second, func() bool {
+		return len(readTable[sinks.EventRow](t, lake, sinks.TableEvents)) == 10 &&
+			len(readTable[sinks.TriageRunRow](t, lake, sinks.TableTriageRuns)) == 1 &&
+			len(readTable[sinks.ActionRow](t, lake, sinks.TableActions)) == 2 &&
+			len(readTable[sinks.AlertRow](t, lake, sinks.TableAlerts)) == 1 &&
+			gathered(t, reg, "clarion_sink_records_ignored_total") == updates
+	}, func() string {
+		return fmt.Sprintf("events %d, ignored %v", len(readTable[sinks.EventRow](t, lake, sinks.TableEvents)), gathered(t, reg, "clarion_sink_records_ignored_total"))
+	})
+	if n := gathered(t, reg, "clarion_sink_dead_letters_total"); n != 0 {
+		t.Errorf("%v dead letters", n)
+	}
+	for _, r := range readTable[sinks.EventRow](t, lake, sinks.TableEvents) {
+		if r.UUID == "" || r.Source != bus.SourceHook {
+			t.Errorf("event row %s from %q: an alert update stored?", r.UUID, r.Source)
+		}
+	}
+
+	files, _ := filepath.Glob(filepath.Join(lake, sinks.TableTriageRuns, "dt=2026-05-07", bus.TopicTriage+"-*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("triage run files under dt=2026-05-07: %v", files)
+	}
+	tr := readTable[sinks.TriageRunRow](t, lake, sinks.TableTriageRuns)[0]
+	if tr.ID != record.TriageRunID("al-1", 2) || tr.AlertVersion != 2 || tr.By != "llm" || tr.Disposition != record.DispositionBenign ||
+		tr.AgentDisposition != record.DispositionFalsePositive || tr.DeterministicDisposition != record.DispositionSuspicious ||
+		tr.Gate != run.Gate || len(tr.Evidence) != 2 || tr.Evidence[1] != run.Output.Evidence[1] || len(tr.RecommendedActions) != 0 ||
+		tr.Steps != 2 || tr.ToolCalls != 2 || tr.PromptTokens != 1834 || tr.CompletionTokens != 211 ||
+		!tr.Started.Equal(started) || !tr.Finished.Equal(started.Add(2500*time.Millisecond)) || !strings.Contains(tr.Raw, `"ip_reputation"`) {
+		t.Errorf("triage run row %+v", tr)
+	}
+	al := readTable[sinks.AlertRow](t, lake, sinks.TableAlerts)[0]
+	if al.Status != record.StatusClosed || al.DetectionSeverity != record.SeverityMedium || al.Confidence != 0.82 || al.TriagedBy != "llm" {
+		t.Errorf("alert row %+v", al)
+	}
+	var last sinks.ActionRow
+	for _, a := range readTable[sinks.ActionRow](t, lake, sinks.TableActions) {
+		if a.Version > last.Version {
+			last = a
+		}
+	}
+	if last.State != record.ActionSucceeded || last.Mode != record.ModeApproval || last.RequestedBy != "triage" ||
+		!last.ExpiresAt.Equal(started.Add(time.Hour)) || !last.ExecutedAt.Equal(started.Add(6*time.Minute)) || last.Attempts != 1 {
+		t.Errorf("newest action row %+v", last)
+	}
+}
+
+// gathered sums every sample of a counter or gauge.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.Metric {
+				v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return v
 }

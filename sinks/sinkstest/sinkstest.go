@@ -1,7 +1,7 @@
 // Package sinkstest builds the Kafka records the sinks consume the way the
 // producers do: raw Okta LogEvents from the shared samples (byte for byte,
-// with a fresh uuid) with the gateway's headers, and anomaly, alert and
-// action objects.
+// with a fresh uuid) with the gateway's headers, anomaly, alert and action
+// objects, triage runs, and the alert updates that share the events topic.
 package sinkstest
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
@@ -163,8 +164,9 @@ func Alert(id, integrationID, userID, status string, version int, anomalyIDs ...
 	return map[string]any{
 		"id": id, "dedup_key": "impossible_travel/" + userID, "integration_id": integrationID,
 		"user":   map[string]any{"id": userID, "login": strings.ToLower(userID) + "@example.com"},
-		"status": status, "disposition": "Unknown", "severity": "High", "action_required": "approval",
-		"anomalies": anomalyIDs, "first_seen": bus.FormatTime(now.Add(-time.Hour)), "last_seen": bus.FormatTime(now),
+		"status": status, "disposition": "Unknown", "severity": "High", "detection_severity": "High", "confidence": 0,
+		"action_required": "approval",
+		"anomalies":       anomalyIDs, "first_seen": bus.FormatTime(now.Add(-time.Hour)), "last_seen": bus.FormatTime(now),
 		"version": version, "summary": "Impossible travel Toronto → Sydney",
 	}
 }
@@ -178,6 +180,88 @@ func Action(id, alertID, integrationID, userID, state string, version int) map[s
 		"decided_by": "analyst@example.com", "executed_at": nil, "result": map[string]any{"dry_run": true},
 		"version": version,
 	}
+}
+
+// TriagedAlert is an alert object at version after a triage verdict, with
+// the fields of issue 6 set (status from the disposition, as the processor
+// applies a verdict).
+func TriagedAlert(id, integrationID, userID string, version int, disposition, by string, confidence float64, firstSeen time.Time) map[string]any {
+	a := Alert(id, integrationID, userID, record.StatusEscalated, version)
+	if record.Closing(disposition) {
+		a["status"] = record.StatusClosed
+	}
+	a["disposition"], a["triaged_by"], a["confidence"] = disposition, by, confidence
+	a["severity"], a["detection_severity"] = record.SeverityMedium, record.SeverityMedium
+	a["action_required"] = record.ActionRequiredNone
+	a["first_seen"] = bus.FormatTime(firstSeen)
+	return a
+}
+
+// TriageRun is a triage run as triage writes it on clarion.triage: two LLM
+// steps, the first with two tool calls, and the final output.
+func TriageRun(alertID string, alertVersion uint32, integrationID, userID, disposition string, started time.Time) *record.TriageRun {
+	out := record.Output{
+		Disposition: disposition, Severity: record.SeverityMedium, Confidence: 0.82,
+		Summary:            "Sign-in from a known corporate VPN exit; no other signal.",
+		Evidence:           []string{NewUUID(), NewUUID()},
+		RecommendedActions: []string{},
+	}
+	det := out
+	det.Disposition = record.DispositionSuspicious
+	return &record.TriageRun{
+		ID: record.TriageRunID(alertID, alertVersion), AlertID: alertID, AlertVersion: alertVersion,
+		IntegrationID: integrationID, User: record.UserRef{ID: userID, Login: strings.ToLower(userID) + "@example.com"},
+		Started: started, Finished: started.Add(2500 * time.Millisecond), LatencyMs: 2500,
+		By: "llm", Provider: "openai", Model: "gpt-test",
+		Output: out, Deterministic: det,
+		Steps: []record.Step{
+			{N: 1, ToolCalls: []record.ToolCall{
+				{Name: "user_signins", Input: `{"days":30}`, Output: "[]", LatencyMs: 3},
+				{Name: "ip_reputation", Input: `{"ip":"203.0.113.9"}`, Output: "{}", LatencyMs: 2},
+			}, LatencyMs: 1200},
+			{N: 2, Text: "Benign.", LatencyMs: 1300},
+		},
+		Tokens: record.Tokens{Prompt: 1834, Completion: 211, Total: 2045},
+	}
+}
+
+// ActionVersion is one version of a response action as the responder
+// writes it on clarion.actions.
+func ActionVersion(alertID, integrationID, userID, kind, state string, version uint64, requested time.Time) *record.Action {
+	a := &record.Action{
+		ID: record.ActionID(alertID, kind), AlertID: alertID, AlertVersion: 2, IntegrationID: integrationID,
+		User: record.UserRef{ID: userID, Login: strings.ToLower(userID) + "@example.com"},
+		Kind: kind, State: state, Mode: record.ModeApproval, Reason: "triage recommends it",
+		Basis: &record.Basis{DetectionSeverity: record.SeverityHigh, Deterministic: record.DispositionConfirmedThreat,
+			Verdict: record.DispositionConfirmedThreat, VerdictBy: "llm"},
+		RequestedBy: "triage", RequestedAt: requested, ExpiresAt: requested.Add(time.Hour), Version: version,
+	}
+	switch state {
+	case record.ActionPending:
+	case record.ActionBlocked:
+		a.Guard, a.ExpiresAt = "protected_group", time.Time{}
+	default:
+		a.DecidedBy, a.DecidedAt = "analyst", requested.Add(5*time.Minute)
+		if state == record.ActionSucceeded || state == record.ActionFailed {
+			a.ExecutedAt, a.Attempts = requested.Add(6*time.Minute), 1
+			a.Result = json.RawMessage(`{"calls":[{"method":"POST","status":200}],"status_before":"ACTIVE","status_after":"SUSPENDED"}`)
+		}
+	}
+	return a
+}
+
+// UpdateRecord is an alert update as triage, the responder or the API send
+// it to the processor on clarion.okta.events (header source=clarion).
+func UpdateRecord(t testing.TB, alertID, integrationID, userID string) *kgo.Record {
+	t.Helper()
+	r, err := record.UpdateRecord(&record.Update{
+		Kind: record.UpdateAnalyzing, AlertID: alertID, IntegrationID: integrationID,
+		User: record.UserRef{ID: userID}, AlertVersion: 1, By: "triage",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // Produce sends recs synchronously and fails the test on error.
