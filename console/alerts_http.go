@@ -18,8 +18,8 @@ const (
 	maxListLimit     = 1000
 )
 
-// parseFilter reads GET /api/alerts's query: status, disposition, severity
-// (comma-separated, any of), user (substring of login or id), integration,
+// parseFilter reads GET /api/alerts's query: status, disposition, severity,
+// action_required (comma-separated, any of), user (substring of login or id), integration,
 // since and until (RFC 3339 or YYYY-MM-DD), limit (default 200, at most 1000).
 func parseFilter(q map[string][]string) (alerts.Filter, error) {
 	get := func(k string) string {
@@ -40,7 +40,7 @@ func parseFilter(q map[string][]string) (alerts.Filter, error) {
 		return out
 	}
 	f := alerts.Filter{
-		Status: list("status"), Disposition: list("disposition"), Severity: list("severity"),
+		Status: list("status"), Disposition: list("disposition"), Severity: list("severity"), ActionRequired: list("action_required"),
 		User: get("user"), Integration: get("integration"), Limit: defaultListLimit,
 	}
 	var err error
@@ -104,16 +104,21 @@ func (c *Console) listAlerts(w http.ResponseWriter, r *http.Request) {
 type alertDetail struct {
 	Alert     json.RawMessage   `json:"alert"`
 	Anomalies []json.RawMessage `json:"anomalies"`
+	Triage    []json.RawMessage `json:"triage"`
+	Actions   []json.RawMessage `json:"actions"`
 }
 
-// getAlert is GET /api/alerts/{id}: {"alert": {...}, "anomalies": [...]}.
+// getAlert is GET /api/alerts/{id}: {"alert": {...}, "anomalies": [oldest
+// first], "triage": [record.TriageRun, newest alert version first],
+// "actions": [record.Action, latest version each, most recently requested
+// first]}.
 func (c *Console) getAlert(w http.ResponseWriter, r *http.Request) {
-	al, an, ok := c.alerts.Get(r.PathValue("id"))
+	d, ok := c.alerts.Detail(r.PathValue("id"))
 	if !ok {
 		api.WriteError(w, http.StatusNotFound, "not_found", "no alert has this id (or it is older than the console keeps in memory)")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: al, Anomalies: an})
+	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: d.Alert, Anomalies: d.Anomalies, Triage: d.Triage, Actions: d.Actions})
 }
 
 // streamAlerts is GET /api/alerts/stream, Server-Sent Events: an "alerts"

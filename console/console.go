@@ -1,7 +1,8 @@
 // Package console serves Clarion's web console: a login with the admin
 // token, the integration wizard (the setup guide's steps, with the values to
 // copy into Okta and the verify checks), and the alerts list and detail with
-// live updates. The UI is plain HTML, CSS and JavaScript embedded in the
+// live updates, triage runs and response actions, approvals and analyst
+// feedback. The UI is plain HTML, CSS and JavaScript embedded in the
 // binary (no build step, no Node at run time); it talks only to /api.
 //
 // Security: the session is an HttpOnly, SameSite=Strict cookie (Secure and
@@ -40,8 +41,19 @@ type Config struct {
 	// Brokers are the Kafka seed brokers the alerts read model follows.
 	// Required.
 	Brokers []string
-	// KafkaOpts are extra franz-go options for the read model's client.
+	// KafkaOpts are extra franz-go options for the read model's client
+	// (and the console's own producer, see Producer).
 	KafkaOpts []kgo.Opt
+	// Producer writes analyst feedback (record.Update on
+	// clarion.okta.events, record.Request proposals on
+	// clarion.responder.requests). It must require acks from all in-sync
+	// replicas (bus.ProducerOpts); the console does not close it. Default:
+	// the console makes its own client with bus.ProducerOpts on the first
+	// feedback and closes it when Run returns.
+	Producer *kgo.Client
+	// ProduceTimeout bounds the wait for Kafka's acks of one feedback;
+	// after it the request answers 503. Default 10 s.
+	ProduceTimeout time.Duration
 	// MaxAlerts caps the alerts held in memory (see package alerts).
 	// Default alerts.DefaultMaxAlerts.
 	MaxAlerts int
@@ -72,6 +84,7 @@ type Console struct {
 	sess   *sessions
 	alerts *alerts.Model
 	static http.Handler
+	prod   *producer
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -93,6 +106,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.StreamMaxAge <= 0 {
 		cfg.StreamMaxAge = 10 * time.Minute
 	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -112,19 +128,22 @@ func New(cfg Config) (*Console, error) {
 	}
 	return &Console{
 		cfg: cfg, log: cfg.Logger, alerts: model,
+		prod:     &producer{given: cfg.Producer, brokers: cfg.Brokers, cfg: cfg},
 		sess:     newSessions(cfg.Token, cfg.SessionTTL, cfg.MaxLoginFailures, cfg.Now),
 		static:   http.StripPrefix("/static/", http.FileServerFS(sub)),
 		stopping: make(chan struct{}), servers: map[*http.Server]bool{},
 	}, nil
 }
 
-// Alerts returns the console's read model.
+// Alerts returns the console's read model. It implements the responder's
+// action lookup (Action(id) (record.Action, bool)) for the approve and
+// reject handlers.
 func (c *Console) Alerts() *alerts.Model { return c.alerts }
 
 // Register mounts the UI (GET /, /static/), the session endpoints
 // (/console/login, /console/logout, /console/session) on mux, adds the
-// alert routes (GET /api/alerts, /api/alerts/stream, /api/alerts/{id}) to
-// a, and lets a accept the console's session cookie besides the bearer token.
+// alert routes (GET /api/alerts, /api/alerts/stream, /api/alerts/{id},
+// POST /api/alerts/{id}/feedback) to a, and lets a accept the console's session cookie besides the bearer token.
 // a must already be mounted on mux (app.New does that).
 func (c *Console) Register(mux *http.ServeMux, a *api.API) {
 	mux.Handle("GET /{$}", c.secure(http.HandlerFunc(c.index)))
@@ -135,12 +154,15 @@ func (c *Console) Register(mux *http.ServeMux, a *api.API) {
 	a.Handle("GET /api/alerts", http.HandlerFunc(c.listAlerts))
 	a.Handle("GET /api/alerts/stream", http.HandlerFunc(c.streamAlerts))
 	a.Handle("GET /api/alerts/{id}", http.HandlerFunc(c.getAlert))
+	a.Handle("POST /api/alerts/{id}/feedback", http.HandlerFunc(c.feedback))
 	a.UseSessions(c.sess.authenticate)
 }
 
 // Run follows the alert topics until ctx ends, and returns nil then. Live
-// update streams end when it returns.
+// update streams end when it returns, and the console's own producer (if
+// it made one) is closed.
 func (c *Console) Run(ctx context.Context) error {
+	defer c.prod.close()
 	defer c.stop()
 	return c.alerts.Run(ctx)
 }

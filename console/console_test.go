@@ -380,7 +380,9 @@ func TestEveryAPIPathNeedsSessionOrToken(t *testing.T) {
 		{"GET", "/api/integrations"}, {"POST", "/api/integrations"}, {"GET", "/api/integrations/x"},
 		{"POST", "/api/integrations/x/verify"}, {"GET", "/api/alerts"}, {"GET", "/api/alerts/x"},
 		{"GET", "/api/alerts/stream"}, {"POST", "/api/actions/x/approve"}, {"POST", "/api/actions/x/reject"},
-		{"POST", "/api/alerts/x/feedback"}, {"GET", "/api/nothing/here"}, {"DELETE", "/api/integrations"},
+		{"POST", "/api/alerts/x/feedback"}, {"GET", "/api/alerts/x/feedback"}, {"PUT", "/api/alerts/x/feedback"},
+		{"GET", "/api/actions/x"}, {"POST", "/api/actions/x/approve/"}, {"GET", "/api/nothing/here"}, {"DELETE", "/api/integrations"},
+		{"POST", "/api/"}, {"GET", "/api"},
 	}
 	for _, p := range paths {
 		for _, r := range []req{{}, {bearer: "wrong"}, {cookie: &http.Cookie{Name: cookieName, Value: "forged"}}, {csrf: csrf}} {

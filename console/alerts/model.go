@@ -1,8 +1,9 @@
 // Package alerts is the console's read model of alerts: it follows the
-// topics clarion.alerts and clarion.anomalies from the beginning
-// (read_committed, no consumer group, so every console replica holds the
-// whole view) and answers the console's list, detail and live-update
-// queries from memory.
+// topics clarion.alerts, clarion.anomalies, clarion.triage and
+// clarion.actions from the beginning (read_committed, no consumer group, so
+// every console replica holds the whole view) and answers the console's
+// list, detail and live-update queries, and the responder's action lookups
+// (Model.Action), from memory.
 //
 // Records are kept as the processor wrote them (raw JSON), so fields added
 // to alerts later reach the console without a change here; only the fields
@@ -17,11 +18,25 @@
 // evicted alert reappears if a newer version of it arrives. Older alerts
 // remain queryable in ClickHouse and the Parquet lake.
 //
+// Triage runs and actions hang off their alert and leave with it: each
+// alert keeps its newest Config.MaxTriagePerAlert triage runs and
+// Config.MaxActionsPerAlert actions (the latest version of each). A triage
+// run larger than Config.MaxTriageRunBytes is stored with its step texts and
+// tool inputs and outputs cut short (marked "console_truncated"), and all
+// triage runs together are held under Config.MaxTriageBytes: over it, the
+// runs of the alerts least recently seen are dropped first (each alert's
+// newest run last). An action whose alert has been evicted is no longer
+// found by Model.Action; the responder then answers 404 and the analyst
+// decides in Kafka's record instead.
+//
 // Sizes (bench/console, BenchmarkHeldMemory): an alert with 8 anomalies of
 // two sign-ins each holds about 10 KiB (10,000 such alerts: 104 MiB); an
 // alert with one anomaly about 2.5 KiB. At the defaults (10,000 alerts, 16
 // anomalies each) the worst case is about 200 MiB; lower MaxAlerts on small
-// machines.
+// machines. Triage runs and actions add (BenchmarkHeldMemoryResponse) about
+// 5.5 KiB per alert with one 3.4 KB triage run and two actions (10,000
+// alerts with one anomaly each, their run and actions: 80 MiB); triage
+// runs never exceed MaxTriageBytes (128 MiB by default) together.
 package alerts
 
 import (
@@ -46,6 +61,10 @@ import (
 const (
 	DefaultMaxAlerts            = 10_000
 	DefaultMaxAnomaliesPerAlert = 16
+	DefaultMaxTriagePerAlert    = 3
+	DefaultMaxActionsPerAlert   = 8
+	DefaultMaxTriageRunBytes    = 64 << 10
+	DefaultMaxTriageBytes       = 128 << 20
 )
 
 // Config configures a Model. Zero values take the defaults named.
@@ -61,6 +80,19 @@ type Config struct {
 	// MaxAnomaliesPerAlert caps the anomalies held per alert (the newest
 	// are kept). Default DefaultMaxAnomaliesPerAlert.
 	MaxAnomaliesPerAlert int
+	// MaxTriagePerAlert caps the triage runs held per alert (the newest
+	// alert versions are kept). Default DefaultMaxTriagePerAlert.
+	MaxTriagePerAlert int
+	// MaxActionsPerAlert caps the actions held per alert (the most
+	// recently requested are kept). Default DefaultMaxActionsPerAlert.
+	MaxActionsPerAlert int
+	// MaxTriageRunBytes caps one stored triage run: larger runs have their
+	// step texts and tool inputs and outputs shortened. Default
+	// DefaultMaxTriageRunBytes.
+	MaxTriageRunBytes int
+	// MaxTriageBytes caps the bytes of all triage runs held. Default
+	// DefaultMaxTriageBytes.
+	MaxTriageBytes int
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the model's metrics. nil: no metrics.
@@ -81,9 +113,13 @@ type Meta struct {
 	Status        string `json:"status"`
 	Disposition   string `json:"disposition"`
 	Severity      string `json:"severity"`
-	FirstSeen     string `json:"first_seen"`
-	LastSeen      string `json:"last_seen"`
-	Version       uint32 `json:"version"`
+	// DetectionSeverity is the processor's own severity (from anomaly
+	// scores), "" from processors that predate it.
+	DetectionSeverity string `json:"detection_severity"`
+	ActionRequired    string `json:"action_required"`
+	FirstSeen         string `json:"first_seen"`
+	LastSeen          string `json:"last_seen"`
+	Version           uint32 `json:"version"`
 
 	first, last time.Time
 }
@@ -101,7 +137,9 @@ type entry struct {
 	meta      Meta
 	raw       json.RawMessage // nil until the alert itself is read
 	anomalies []anomaly       // sorted by published time, oldest first
-	touched   time.Time       // orphans: newest anomaly time
+	touched   time.Time       // orphans: newest anomaly, triage or action time
+	triage    []triageRun     // newest alert version first
+	actions   []*action       // most recently requested first
 }
 
 func (e *entry) age() time.Time {
@@ -122,6 +160,8 @@ type Model struct {
 	nAlerts int
 	seq     uint64
 	subs    map[chan struct{}]struct{}
+	acts    map[string]*action // by action id
+	tBytes  int                // bytes of the triage runs held
 }
 
 // New returns a Model for cfg. It reads nothing until Run.
@@ -132,10 +172,22 @@ func New(cfg Config) (*Model, error) {
 	if cfg.MaxAnomaliesPerAlert <= 0 {
 		cfg.MaxAnomaliesPerAlert = DefaultMaxAnomaliesPerAlert
 	}
+	if cfg.MaxTriagePerAlert <= 0 {
+		cfg.MaxTriagePerAlert = DefaultMaxTriagePerAlert
+	}
+	if cfg.MaxActionsPerAlert <= 0 {
+		cfg.MaxActionsPerAlert = DefaultMaxActionsPerAlert
+	}
+	if cfg.MaxTriageRunBytes <= 0 {
+		cfg.MaxTriageRunBytes = DefaultMaxTriageRunBytes
+	}
+	if cfg.MaxTriageBytes <= 0 {
+		cfg.MaxTriageBytes = DefaultMaxTriageBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Model{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}, subs: map[chan struct{}]struct{}{}}
+	m := &Model{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}, subs: map[chan struct{}]struct{}{}, acts: map[string]*action{}}
 	var err error
 	if m.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, err
@@ -143,14 +195,14 @@ func New(cfg Config) (*Model, error) {
 	return m, nil
 }
 
-// Run follows clarion.alerts and clarion.anomalies from the beginning until
-// ctx ends, and returns nil then.
+// Run follows clarion.alerts, clarion.anomalies, clarion.triage and
+// clarion.actions from the beginning until ctx ends, and returns nil then.
 func (m *Model) Run(ctx context.Context) error {
 	if len(m.cfg.Brokers) == 0 {
 		return errors.New("alerts: Config.Brokers is required to run")
 	}
 	opts := append([]kgo.Opt{
-		kgo.ConsumeTopics(bus.TopicAlerts, bus.TopicAnomalies),
+		kgo.ConsumeTopics(bus.TopicAlerts, bus.TopicAnomalies, bus.TopicTriage, bus.TopicActions),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	}, m.cfg.KafkaOpts...)
@@ -176,8 +228,8 @@ func (m *Model) Run(ctx context.Context) error {
 	}
 }
 
-// Apply folds one record of topic (bus.TopicAlerts or bus.TopicAnomalies)
-// into the model. It is what Run does with each record; tests call it
+// Apply folds one record of topic (bus.TopicAlerts, bus.TopicAnomalies,
+// bus.TopicTriage or bus.TopicActions) into the model. It is what Run does with each record; tests call it
 // directly. It returns an error for a record it cannot use.
 func (m *Model) Apply(topic string, value []byte) error {
 	switch topic {
@@ -185,6 +237,10 @@ func (m *Model) Apply(topic string, value []byte) error {
 		return m.applyAlert(value)
 	case bus.TopicAnomalies:
 		return m.applyAnomaly(value)
+	case bus.TopicTriage:
+		return m.applyTriage(value)
+	case bus.TopicActions:
+		return m.applyAction(value)
 	}
 	return fmt.Errorf("alerts: unexpected topic %q", topic)
 }
@@ -292,6 +348,7 @@ func (m *Model) evict() {
 	})
 	n := len(all) - m.cfg.MaxAlerts + m.cfg.MaxAlerts/10
 	for _, e := range all[:min(n, len(all))] {
+		m.dropResponse(e)
 		delete(m.entries, e.meta.ID)
 		if e.raw != nil {
 			m.nAlerts--
@@ -346,6 +403,9 @@ func (m *Model) Len() int {
 // any of their values, case-insensitively.
 type Filter struct {
 	Status, Disposition, Severity []string
+	// ActionRequired matches the alert's action_required (approval,
+	// clarification, none).
+	ActionRequired []string
 	// User matches a substring of the user's login or id, case-insensitively.
 	User string
 	// Integration matches the integration id exactly.
@@ -370,7 +430,7 @@ func anyFold(list []string, v string) bool {
 }
 
 func (f *Filter) match(m *Meta) bool {
-	if !anyFold(f.Status, m.Status) || !anyFold(f.Disposition, m.Disposition) || !anyFold(f.Severity, m.Severity) {
+	if !anyFold(f.Status, m.Status) || !anyFold(f.Disposition, m.Disposition) || !anyFold(f.Severity, m.Severity) || !anyFold(f.ActionRequired, m.ActionRequired) {
 		return false
 	}
 	if f.Integration != "" && f.Integration != m.IntegrationID {

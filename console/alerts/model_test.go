@@ -180,6 +180,8 @@ func TestFilters(t *testing.T) {
 		{"status", Filter{Status: []string{"new", "escalated"}}, "a3,a1"},
 		{"severity", Filter{Severity: []string{"Low"}}, "a2"},
 		{"disposition", Filter{Disposition: []string{"Benign"}}, ""},
+		{"action required", Filter{ActionRequired: []string{"none"}}, "a2,a3,a1"},
+		{"action required approval", Filter{ActionRequired: []string{"approval"}}, ""},
 		{"user substring", Filter{User: "ANN"}, "a3,a1"},
 		{"user id", Filter{User: "00ubob"}, "a2"},
 		{"since", Filter{Since: t0.Add(24 * time.Hour)}, "a2,a3"},

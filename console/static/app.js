@@ -249,7 +249,9 @@
         return el('tr', { 'data-alert': a.id },
           el('td', {}, el('span', { class: 'sev sev-' + String(a.severity).toLowerCase(), text: a.severity })),
           el('td', {}, link), el('td', { text: (a.types || []).map(humanType).join(', ') }),
-          el('td', { text: a.status }), el('td', { text: a.disposition }), el('td', { text: a.anomaly_count }),
+          el('td', { text: a.status }), el('td', { text: a.disposition }),
+          el('td', {}, a.action_required && a.action_required !== 'none' ? el('span', { class: 'badge need-' + a.action_required, text: a.action_required }) : ''),
+          el('td', { text: a.anomaly_count }),
           el('td', { text: fmtTime(a.last_seen) }));
       });
       $('#alerts-body').replaceChildren(...rows);
@@ -284,7 +286,11 @@
   async function loadAlert(id, quiet) {
     try {
       const res = await call('GET', '/api/alerts/' + encodeURIComponent(id));
+      if (!quiet || currentAlert !== id) resetRespond();
+      currentAlert = id;
       renderAlert(res.alert, res.anomalies || []);
+      keepOpen($('#alert-triage'), () => renderTriage(res.triage || []));
+      keepOpen($('#alert-actions'), () => renderActions(res.actions || []));
     } catch (e) {
       if (!quiet) { $('#alert-title').textContent = 'Alert not found'; banner(e.message, 'error'); }
     }
@@ -293,12 +299,15 @@
   function renderAlert(a, anomalies) {
     $('#alert-title').textContent = (a.severity || '') + ' alert: ' + ((a.user && (a.user.login || a.user.id)) || '');
     $('#alert-summary').textContent = a.summary || '';
-    const facts = [['Status', a.status], ['Disposition', a.disposition], ['Severity', a.severity], ['Action required', a.action_required],
+    const facts = [['Status', a.status], ['Disposition', a.disposition], ['Severity', a.severity],
+      ['Detection severity', a.detection_severity], ['Confidence', typeof a.confidence === 'number' ? Math.round(a.confidence * 100) + ' %' : undefined],
+      ['Triaged by', a.triaged_by], ['Analyst feedback', a.feedback ? a.feedback.replace(/_/g, ' ') : undefined], ['Action required', a.action_required],
       ['User', a.user ? (a.user.login ? a.user.login + ' (' + a.user.id + ')' : a.user.id) : ''], ['Types', (a.types || []).map(humanType).join(', ')],
       ['Anomalies', a.anomaly_count], ['First seen (UTC)', fmtTime(a.first_seen)], ['Last seen (UTC)', fmtTime(a.last_seen)],
       ['Integration', a.integration_id], ['Dedup key', a.dedup_key], ['Version', a.version]];
-    $('#alert-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v === undefined ? '' : v })]));
+    $('#alert-facts').replaceChildren(...facts.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
     drawMap(anomalies);
+    renderBaseline(anomalies);
     $('#alert-anomalies').replaceChildren(...anomalies.map(renderAnomaly));
     if (!anomalies.length) $('#alert-anomalies').append(el('p', { class: 'hint', text: 'The anomalies of this alert have not been read yet.' }));
   }
@@ -380,6 +389,185 @@
     }
     m.append(svg('line', { x1, y1, x2, y2, class: 'travel' }));
   }
+
+  // ---- baseline summary ----
+  // The user's baseline as the detectors saw it: the largest figures any
+  // anomaly of the alert reports, and the nearest known place.
+  function renderBaseline(anomalies) {
+    const keys = ['baseline_signins', 'baseline_places', 'history_days', 'known_devices', 'known_networks'];
+    const best = {};
+    let nearest = null;
+    for (const an of anomalies) {
+      const ev = an.evidence || {};
+      for (const k of keys) if (typeof ev[k] === 'number' && (best[k] === undefined || ev[k] > best[k])) best[k] = ev[k];
+      if (ev.nearest_known && (!nearest || (typeof ev.nearest_known_km === 'number' && ev.nearest_known_km < nearest.km))) {
+        nearest = { place: ev.nearest_known, km: typeof ev.nearest_known_km === 'number' ? ev.nearest_known_km : Infinity };
+      }
+    }
+    const rows = [];
+    for (const k of keys) {
+      if (best[k] === undefined) continue;
+      const [label, unit] = evidenceLabels[k];
+      rows.push(el('dt', { text: label }), el('dd', { 'data-baseline': k, text: fmtEvidence(k, best[k], unit) }));
+    }
+    if (nearest) {
+      rows.push(el('dt', { text: 'Nearest known place' }),
+        el('dd', { 'data-baseline': 'nearest_known', text: nearest.place + (isFinite(nearest.km) ? ' (' + Math.round(nearest.km) + ' km away)' : '') }));
+    }
+    if (!rows.length) rows.push(el('dt', { text: 'Baseline' }), el('dd', { text: 'No baseline figures in this alert\'s evidence (a new user, or the anomalies have not been read yet).' }));
+    $('#alert-baseline').replaceChildren(...rows);
+  }
+
+  // ---- agent's reasoning ----
+  // keepOpen re-renders root with render() and reopens the <details> that
+  // were open (live updates re-render the view).
+  function keepOpen(root, render) {
+    const open = new Set($$('details[open]', root).map((d) => d.dataset.key));
+    render();
+    for (const d of $$('details', root)) if (open.has(d.dataset.key)) d.open = true;
+  }
+  function ms(v) { return typeof v === 'number' ? (v >= 1000 ? (v / 1000).toFixed(1) + ' s' : Math.round(v) + ' ms') : ''; }
+  function pre(text, cls) { return el('pre', { class: 'text' + (cls ? ' ' + cls : ''), text: text === undefined || text === null ? '' : String(text) }); }
+  function factList(pairs, cls) {
+    return el('dl', { class: 'facts ' + (cls || '') }, ...pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v) })]));
+  }
+  function outputLine(o) {
+    if (!o) return '';
+    return [o.disposition, o.severity, typeof o.confidence === 'number' ? 'confidence ' + Math.round(o.confidence * 100) + ' %' : ''].filter(Boolean).join(' · ');
+  }
+  function renderTriage(runs) {
+    const root = $('#alert-triage');
+    if (!runs.length) { root.replaceChildren(el('p', { class: 'hint', text: 'No triage run yet. Triage starts when the alert is New; its reasoning appears here by itself.' })); return; }
+    root.replaceChildren(...runs.map((r, i) => {
+      const out = r.output || {};
+      const by = r.by === 'llm' ? 'LLM agent' + (r.provider || r.model ? ' (' + [r.provider, r.model].filter(Boolean).join(', ') + ')' : '') : r.by === 'deterministic' ? 'Deterministic triage' : String(r.by || '?');
+      const box = el('article', { class: 'triage-run card', 'data-run': r.id || '', 'data-by': r.by || '' },
+        el('h3', {}, (i === 0 ? 'Latest run' : 'Earlier run') + ' · alert version ' + r.alert_version + ' · ', el('span', { class: 'by', text: by })));
+      if (r.fallback) box.append(el('p', { class: 'warning', 'data-fallback': '' }, el('b', { text: 'Fallback: ' }), 'the configured LLM was not used (' + r.fallback + '); the deterministic triage decided.'));
+      if (r.gate) box.append(el('p', { class: 'warning', 'data-gate': '' }, el('b', { text: 'Policy gate: ' }), r.gate));
+      box.append(el('p', { class: 'summary', text: out.summary || '' }));
+      box.append(factList([
+        ['Verdict', outputLine(out)],
+        ['Agent said', r.agent_output ? outputLine(r.agent_output) : ''],
+        ['Deterministic triage', outputLine(r.deterministic)],
+        ['Recommended actions', (out.recommended_actions || []).join(', ') || 'none'],
+        ['Evidence (event uuids)', (out.evidence || []).join(', ')],
+        ['Tokens', r.tokens && r.tokens.total ? r.tokens.total + ' (' + r.tokens.prompt + ' prompt, ' + r.tokens.completion + ' completion)' : ''],
+        ['Latency', ms(r.latency_ms)],
+        ['Finished (UTC)', fmtTime(r.finished)],
+      ], 'wide'));
+      if (r.console_truncated) box.append(el('p', { class: 'hint', text: 'This run was large: the console shortened its texts. The whole run is in the clarion.triage topic.' }));
+      const steps = r.steps || [];
+      if (steps.length) {
+        const ol = el('ol', { class: 'steps-list' });
+        for (const st of steps) {
+          const li = el('li', { class: 'step-item' }, el('div', { class: 'step-head', text: 'Step ' + st.n + (st.latency_ms ? ' · ' + ms(st.latency_ms) : '') }));
+          if (st.text) li.append(pre(st.text));
+          if (st.error) li.append(el('p', { class: 'error', text: 'Error: ' + st.error }));
+          for (const [j, tc] of (st.tool_calls || []).entries()) {
+            const d = el('details', { class: 'tool-call', 'data-key': (r.id || i) + '/' + st.n + '/' + j },
+              el('summary', { text: 'Tool call: ' + tc.name + (tc.latency_ms ? ' · ' + ms(tc.latency_ms) : '') + (tc.error ? ' · failed' : '') }),
+              el('h4', { text: 'Input' }), pre(tc.input), el('h4', { text: 'Output' }), pre(tc.output));
+            if (tc.error) d.append(el('p', { class: 'error', text: 'Error: ' + tc.error }));
+            li.append(d);
+          }
+          ol.append(li);
+        }
+        box.append(el('details', { class: 'run-steps', 'data-key': (r.id || i) + '/steps', open: i === 0 }, el('summary', { text: steps.length + ' step' + (steps.length === 1 ? '' : 's') + ' and tool calls' }), ol));
+      }
+      return box;
+    }));
+  }
+
+  // ---- response actions ----
+  const kindNames = { suspend_user: 'Suspend the user', clear_sessions: 'Clear the user\'s sessions' };
+  function renderActions(actions) {
+    const root = $('#alert-actions');
+    if (!actions.length) { root.replaceChildren(el('p', { class: 'hint', text: 'No response action for this alert.' })); return; }
+    root.replaceChildren(el('table', { class: 'grid actions' },
+      el('thead', {}, el('tr', {}, ...['Action', 'State', 'Mode', 'Guard', 'Requested', 'Expires (UTC)', 'Decided', 'Result', ''].map((h) => el('th', { text: h })))),
+      el('tbody', {}, ...actions.map((a) => {
+        const cell = el('td', { class: 'buttons' });
+        if (a.state === 'pending_approval') {
+          const ok = el('button', { type: 'button', class: 'primary', 'data-approve': a.id, text: 'Approve', 'aria-label': 'Approve: ' + (kindNames[a.kind] || a.kind) });
+          const no = el('button', { type: 'button', 'data-reject': a.id, text: 'Reject', 'aria-label': 'Reject: ' + (kindNames[a.kind] || a.kind) });
+          ok.addEventListener('click', () => decide(a, 'approve', ok, no));
+          no.addEventListener('click', () => decide(a, 'reject', ok, no));
+          cell.append(ok, ' ', no);
+        }
+        const result = [];
+        if (a.error) result.push(el('div', { class: 'error', text: a.error }));
+        if (a.dry_run) result.push(el('div', { text: 'dry run: Okta not called' }));
+        if (a.attempts) result.push(el('div', { class: 'hint', text: a.attempts + ' attempt' + (a.attempts === 1 ? '' : 's') + (a.executed_at ? ', ' + fmtTime(a.executed_at) : '') }));
+        if (a.result) result.push(el('details', { 'data-key': a.id + '/result' }, el('summary', { text: 'What Okta answered' }), pre(JSON.stringify(a.result, null, 2))));
+        return el('tr', { 'data-action': a.id, 'data-kind': a.kind, 'data-state': a.state },
+          el('td', {}, el('b', { text: kindNames[a.kind] || a.kind }), a.reason ? el('div', { class: 'hint', text: a.reason }) : ''),
+          el('td', {}, el('span', { class: 'state state-' + a.state, text: String(a.state).replace(/_/g, ' ') })),
+          el('td', { text: a.mode || '' }),
+          el('td', { text: a.guard ? a.guard.replace(/_/g, ' ') : '' }),
+          el('td', { text: [a.requested_by, fmtTime(a.requested_at)].filter(Boolean).join(', ') }),
+          el('td', { text: a.state === 'pending_approval' || a.state === 'expired' ? fmtTime(a.expires_at) : '' }),
+          el('td', { text: a.decided_by ? a.decided_by + ', ' + fmtTime(a.decided_at) : '' }),
+          el('td', {}, ...result), cell);
+      }))));
+  }
+  async function decide(a, verb, ok, no) {
+    ok.disabled = true; no.disabled = true;
+    const out = $('#action-result');
+    try {
+      await call('POST', '/api/actions/' + encodeURIComponent(a.id) + '/' + verb);
+      out.textContent = (verb === 'approve' ? 'Approved: ' : 'Rejected: ') + (kindNames[a.kind] || a.kind) + '. The state below follows by itself.';
+      out.className = 'hint ok';
+    } catch (e) {
+      ok.disabled = false; no.disabled = false;
+      out.className = 'error';
+      out.textContent = e.status === 409 ? 'This action is no longer waiting for a decision.' : e.status === 404 ? 'The responder does not know this action.' : 'Could not ' + verb + ': ' + e.message;
+    }
+  }
+
+  // ---- analyst feedback ----
+  let currentAlert = '';
+  let pendingFeedback = '';
+  const feedbackQuestions = {
+    confirm_compromised: 'Confirm that this account is compromised? The alert is escalated as a Confirmed Threat, and suspending the user and clearing their sessions are offered for approval.',
+    confirm_safe: 'Confirm that these sign-ins were the user\'s own? The alert is closed as Benign, and their places and networks become known for this user.',
+    dismiss: 'Dismiss this alert as a false positive? The alert is closed; the baseline does not change.',
+  };
+  function resetRespond() {
+    pendingFeedback = '';
+    $('#feedback-confirm').hidden = true;
+    $('#feedback-note').value = '';
+    $('#feedback-result').textContent = '';
+    $('#action-result').textContent = '';
+    for (const b of $$('#feedback-buttons button')) { b.disabled = false; b.removeAttribute('aria-pressed'); }
+  }
+  for (const b of $$('#feedback-buttons button')) {
+    b.addEventListener('click', () => {
+      pendingFeedback = b.dataset.feedback;
+      for (const o of $$('#feedback-buttons button')) o.setAttribute('aria-pressed', String(o === b));
+      $('#feedback-question').textContent = feedbackQuestions[pendingFeedback];
+      $('#feedback-confirm').hidden = false;
+      $('#feedback-result').textContent = '';
+      $('#feedback-note').focus();
+    });
+  }
+  $('#feedback-no').addEventListener('click', resetRespond);
+  $('#feedback-confirm').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!pendingFeedback || !currentAlert) return;
+    const kind = pendingFeedback;
+    const btn = $('#feedback-yes');
+    btn.disabled = true;
+    try {
+      await call('POST', '/api/alerts/' + encodeURIComponent(currentAlert) + '/feedback', { kind, note: $('#feedback-note').value });
+      resetRespond();
+      $('#feedback-result').textContent = { confirm_compromised: 'Recorded: compromised. The alert is escalating; approve the offered actions below when they appear.', confirm_safe: 'Recorded: safe. The alert closes shortly.', dismiss: 'Recorded: dismissed. The alert closes shortly.' }[kind];
+    } catch (e) {
+      $('#feedback-result').textContent = 'Could not record the feedback: ' + e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  });
 
   // ---- start ----
   (async function start() {
