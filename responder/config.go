@@ -184,6 +184,18 @@ type Settings struct {
 	DryRun bool
 }
 
+// DefaultSettings are the flags' defaults (the documented Config defaults).
+func DefaultSettings() Settings {
+	return Settings{Policy: DefaultPolicy().String(), ProtectedGroups: []string{DefaultProtectedGroup},
+		MaxAutoPerHour: 10, ApprovalTimeout: time.Hour}
+}
+
+// IsZero reports whether s is the zero value (nothing set).
+func (s Settings) IsZero() bool {
+	return s.Policy == "" && s.ProtectedUsers == nil && s.ProtectedGroups == nil && s.MaxAutoPerHour == 0 &&
+		s.ApprovalTimeout == 0 && !s.DryRun
+}
+
 // RegisterFlags adds --policy, --protected-users, --protected-groups,
 // --max-auto-actions-per-hour, --approval-timeout and --dry-run to fs,
 // with the defaults of Config.

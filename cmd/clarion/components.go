@@ -6,7 +6,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/app"
 )
 
-// newComponentCmd is `clarion poller|processor|sink`: one component alone
+// newComponentCmd is `clarion poller|processor|sink|triage|responder`: one component alone
 // against --kafka-brokers, with /metrics, /healthz and /readyz on --http.
 func newComponentCmd(target, short string) *cobra.Command {
 	var f runFlags
@@ -19,8 +19,13 @@ func newComponentCmd(target, short string) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), false)
-	if target == app.TargetSink {
+	switch target {
+	case app.TargetSink:
 		f.registerSinks(cmd.Flags())
+	case app.TargetTriage:
+		f.registerResponse(cmd.Flags(), true, false)
+	case app.TargetResponder:
+		f.registerResponse(cmd.Flags(), false, true)
 	}
 	envUsage(cmd.Flags())
 	return cmd

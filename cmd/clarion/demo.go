@@ -15,8 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clarion-itdr/clarion/ingest/poller"
 	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
 )
 
@@ -28,11 +31,12 @@ import (
 func newDemoCmd() *cobra.Command {
 	var f runFlags
 	var (
-		simHTTP  string
-		simUsers int
-		simSeed  int64
-		simSpeed float64
-		simCatch time.Duration
+		simHTTP    string
+		simUsers   int
+		simSeed    int64
+		simSpeed   float64
+		simCatch   time.Duration
+		simHistory time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -72,9 +76,13 @@ func newDemoCmd() *cobra.Command {
 			runErr := make(chan error, 1)
 			go func() { runErr <- a.Run(ctx) }()
 
-			if err := connectDemoOrg(ctx, "http://"+a.Addr(), a.Token, orgURL, log); err != nil {
+			integ, err := connectDemoOrg(ctx, "http://"+a.Addr(), a.Token, orgURL, log)
+			if err != nil {
 				log.Error("demo setup failed", "err", err)
 				return errors.Join(err, <-runErr)
+			}
+			if simHistory > 0 {
+				go importDemoHistory(ctx, a, integ, simHistory, log)
 			}
 			go func() {
 				if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -88,17 +96,55 @@ func newDemoCmd() *cobra.Command {
 	}
 	f.register(cmd.Flags(), true)
 	f.registerSinks(cmd.Flags())
+	f.registerResponse(cmd.Flags(), true, true)
 	cmd.Flags().StringVar(&simHTTP, "sim-http", "127.0.0.1:8081", "listen address of the simulated Okta org")
 	cmd.Flags().IntVar(&simUsers, "sim-users", 200, "users in the simulated org")
 	cmd.Flags().Int64Var(&simSeed, "sim-seed", 1, "seed of the simulated traffic")
 	cmd.Flags().Float64Var(&simSpeed, "sim-speed", 60, "simulated seconds per real second while catching up (60: an hour of sign-ins a minute)")
+	cmd.Flags().DurationVar(&simHistory, "sim-backfill", 14*24*time.Hour, "import this much of the simulated org's System Log history at start (clarion backfill), so users are past the detectors' learning period; 0: none")
 	cmd.Flags().DurationVar(&simCatch, "sim-catch-up", time.Hour, "start the simulated clock this far behind and run it at --sim-speed until it meets the wall clock (events are never in the future)")
 	envUsage(cmd.Flags())
 	return cmd
 }
 
 // connectDemoOrg performs the setup guide against the simulated org.
-func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *slog.Logger) error {
+// importDemoHistory backfills the simulated org's System Log history into
+// Clarion, as `clarion backfill` does, and logs "demo history imported".
+func importDemoHistory(ctx context.Context, a *app.App, id string, history time.Duration, log *slog.Logger) {
+	var in *integration.Integration
+	for in == nil {
+		var ok bool
+		if in, ok = a.Store.Get(id); !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	client, err := in.OktaClient(a.Key, okta.Config{Logger: log.With("component", "okta")})
+	if err != nil {
+		log.Error("demo history import", "err", err)
+		return
+	}
+	prod, err := bus.NewClient(a.Brokers, log, poller.ProducerOpts(5*time.Millisecond)...)
+	if err != nil {
+		log.Error("demo history import", "err", err)
+		return
+	}
+	defer prod.Close()
+	p, err := poller.Backfill(ctx, poller.BackfillConfig{Client: client, IntegrationID: id, Producer: prod,
+		Since: time.Now().Add(-history), Logger: log.With("component", "backfill")})
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("demo history import", "err", err)
+		}
+		return
+	}
+	log.Info("demo history imported", "events", p.Events, "since", p.Since, "elapsed", p.Elapsed.Round(time.Millisecond))
+}
+
+func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *slog.Logger) (string, error) {
 	// Part 1, Steps 1-2: the API Services app exists and has a Client ID;
 	// Step 2 continued: the admin enters it with the tenant URL in the wizard.
 	clientID := "0oa" + fmt.Sprintf("%017d", time.Now().UnixNano()%1e17)
@@ -106,7 +152,7 @@ func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *
 	if err := postJSON(ctx, clarionURL+"/api/integrations", token, map[string]any{
 		"name": "Simulated org", "tenant_url": orgURL, "client_id": clientID, "insecure": true,
 	}, http.StatusCreated, &created); err != nil {
-		return fmt.Errorf("create integration: %w", err)
+		return "", fmt.Errorf("create integration: %w", err)
 	}
 	// Steps 3-4: add the wizard's public key to the app; grant the scopes.
 	var app struct {
@@ -118,7 +164,7 @@ func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *
 		"scopes":    []string{"okta.logs.read", "okta.users.manage"},
 		"dpop":      true,
 	}, http.StatusCreated, &app); err != nil {
-		return fmt.Errorf("register the app in the simulated org: %w", err)
+		return "", fmt.Errorf("register the app in the simulated org: %w", err)
 	}
 	// Part 2: the event hook, subscribed to user.session.start; the org verifies it.
 	var hook struct {
@@ -129,13 +175,13 @@ func connectDemoOrg(ctx context.Context, clarionURL, token, orgURL string, log *
 		"url": created.WebhookURL, "auth_field": created.AuthField, "auth_secret": created.AuthSecret,
 		"events": []string{"user.session.start"},
 	}, http.StatusCreated, &hook); err != nil {
-		return fmt.Errorf("create the event hook in the simulated org: %w", err)
+		return "", fmt.Errorf("create the event hook in the simulated org: %w", err)
 	}
 	if !hook.Verified {
-		return errors.New("the simulated org could not verify the event hook")
+		return "", errors.New("the simulated org could not verify the event hook")
 	}
 	log.Info("simulated org connected", "integration", created.ID, "client_id", app.ClientID, "event_hook", hook.ID)
-	return nil
+	return created.ID, nil
 }
 
 func postJSON(ctx context.Context, url, token string, in any, want int, out any) error {

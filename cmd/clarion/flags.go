@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/clarion-itdr/clarion/internal/app"
+	"github.com/clarion-itdr/clarion/responder"
 )
 
 // bindEnv gives every flag of cmd a CLARION_* environment equivalent
@@ -60,6 +61,9 @@ type runFlags struct {
 	allowInsecure bool
 	logLevel      string
 	logFormat     string
+
+	triage    triageFlags
+	responder responder.Settings
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
@@ -76,6 +80,17 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+}
+
+// registerResponse adds the triage and responder flags, for the targets
+// that run them.
+func (f *runFlags) registerResponse(fs *pflag.FlagSet, triage, respond bool) {
+	if triage {
+		f.triage.register(fs)
+	}
+	if respond {
+		f.responder.RegisterFlags(fs)
+	}
 }
 
 // registerSinks adds the storage flags, for the targets that run the sinks.
@@ -112,7 +127,7 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 	if strings.HasSuffix(k, "_path") || strings.HasSuffix(k, "_file") {
 		return a // where a secret lives, not the secret
 	}
-	for _, s := range []string{"secret", "token", "password", "authorization", "private", "assertion"} {
+	for _, s := range []string{"secret", "token", "password", "authorization", "private", "assertion", "api_key", "apikey"} {
 		if strings.Contains(k, s) {
 			return slog.String(a.Key, "[redacted]")
 		}
@@ -136,6 +151,8 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		Retention:             f.retention,
 		NoLake:                !f.lake,
 		LakeFlushInterval:     f.lakeFlush,
+		Triage:                f.triage.settings(),
+		Responder:             f.responder,
 		AdminToken:            os.Getenv("CLARION_ADMIN_TOKEN"),
 		MasterKey:             os.Getenv("CLARION_MASTER_KEY"),
 		MaxBody:               f.maxBody,

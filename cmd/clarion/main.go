@@ -44,6 +44,8 @@ func newRootCmd() *cobra.Command {
 		newComponentCmd(app.TargetPoller, "Run the Okta System Log poller alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetProcessor, "Run detection alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetSink, "Run the Parquet sink (and the ClickHouse sink with --clickhouse) alone, against --kafka-brokers"),
+		newComponentCmd(app.TargetTriage, "Run the alert triage agent (deterministic, or an LLM with read-only tools) alone, against --kafka-brokers"),
+		newComponentCmd(app.TargetResponder, "Run the responder (policy gate, approvals, Okta actions) alone, against --kafka-brokers"),
 		newConsoleCmd(),
 		newDemoCmd(),
 		newOktasimCmd(),

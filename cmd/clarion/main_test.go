@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -164,13 +166,17 @@ func TestBadFlagsAndEnv(t *testing.T) {
 // TestDemoConnectsSimulatedOrg runs `clarion demo`: the integration is
 // created through the API, the simulated org verifies the event hook, and
 // its sign-ins reach Clarion (by the hook or the poller) within a minute.
+// Then an attack injected in the simulated org goes all the way: an alert,
+// a triage verdict, a suspend waiting for approval, the approval through
+// the API, and the user SUSPENDED in the org.
 func TestDemoConnectsSimulatedOrg(t *testing.T) {
 	dir := t.TempDir()
 	httpAddr, kafkaAddr, simAddr := freePort(t), freePort(t), freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	demo := clarion(ctx, nil, "demo", "--data-dir", dir, "--http", httpAddr, "--embedded-kafka", kafkaAddr, "--sim-http", simAddr, "--log-level", "warn")
-	var logs bytes.Buffer
+	demo := clarion(ctx, nil, "demo", "--data-dir", dir, "--http", httpAddr, "--embedded-kafka", kafkaAddr, "--sim-http", simAddr,
+		"--sim-users", "60", "--log-level", "info")
+	var logs lockedBuffer
 	demo.Stderr = &logs
 	if err := demo.Start(); err != nil {
 		t.Fatal(err)
@@ -252,4 +258,139 @@ func TestDemoConnectsSimulatedOrg(t *testing.T) {
 			t.Errorf("verify output lacks a passing %s check:\n%s", check, out)
 		}
 	}
+	respondToAttack(t, base, "http://"+simAddr, dir, &logs)
+}
+
+// respondToAttack injects an account takeover in the simulated org once
+// the demo has imported the org's history, and follows it: an escalated
+// alert with a suspend_user waiting for approval, approved through the API,
+// and the user SUSPENDED in the org.
+func respondToAttack(t *testing.T, base, simURL, dir string, logs *lockedBuffer) {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	call := func(method, url string, body string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode
+	}
+	waitFor := func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		for end := time.Now().Add(limit); !ok(); time.Sleep(250 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%s: not within %s; logs:\n%s", what, limit, logs.String())
+			}
+		}
+	}
+	waitFor("history import", 90*time.Second, func() bool { return strings.Contains(logs.String(), "demo history imported") })
+	// The history must reach the processor before the attack does.
+	time.Sleep(3 * time.Second)
+
+	var attack struct {
+		UserID string   `json:"user_id"`
+		Login  string   `json:"login"`
+		Events []string `json:"events"`
+	}
+	if code := call("POST", simURL+"/sim/attacks", `{"kind":"impossible_travel"}`, &attack); code != 201 {
+		t.Fatalf("inject attack: %d", code)
+	}
+	type action struct {
+		ID, Kind, State, Mode string
+	}
+	var alertID, actionID string
+	var last string
+	waitFor("an escalated alert with a suspend waiting for approval", 60*time.Second, func() bool {
+		var list struct {
+			Alerts []struct {
+				ID, Status, Disposition, Severity string
+				User                              struct{ ID string }
+			} `json:"alerts"`
+		}
+		call("GET", base+"/api/alerts?user="+attack.UserID, "", &list)
+		for _, a := range list.Alerts {
+			if a.User.ID != attack.UserID {
+				continue
+			}
+			var d struct {
+				Alert struct {
+					Status      string `json:"status"`
+					Disposition string `json:"disposition"`
+					TriagedBy   string `json:"triaged_by"`
+				} `json:"alert"`
+				Triage  []json.RawMessage `json:"triage"`
+				Actions []action          `json:"actions"`
+			}
+			call("GET", base+"/api/alerts/"+a.ID, "", &d)
+			last = fmt.Sprintf("alert %s %s/%s by %s, %d triage runs, actions %+v", a.ID, d.Alert.Status, d.Alert.Disposition, d.Alert.TriagedBy, len(d.Triage), d.Actions)
+			for _, ac := range d.Actions {
+				if ac.Kind == "suspend_user" && ac.State == "pending_approval" && a.Status == "Escalated" && len(d.Triage) > 0 {
+					alertID, actionID = a.ID, ac.ID
+					return true
+				}
+			}
+		}
+		return false
+	})
+	t.Logf("attack on %s: %s", attack.Login, last)
+	if code := call("POST", base+"/api/actions/"+actionID+"/approve", `{"reason":"confirmed with the user"}`, nil); code != http.StatusAccepted {
+		t.Fatalf("approve: %d", code)
+	}
+	waitFor("the user SUSPENDED in the org", 30*time.Second, func() bool {
+		var users []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		call("GET", simURL+"/sim/users", "", &users)
+		for _, u := range users {
+			if u.ID == attack.UserID {
+				return u.Status == "SUSPENDED"
+			}
+		}
+		return false
+	})
+	waitFor("the action recorded as succeeded", 30*time.Second, func() bool {
+		var d struct {
+			Actions []action `json:"actions"`
+		}
+		call("GET", base+"/api/alerts/"+alertID, "", &d)
+		for _, ac := range d.Actions {
+			if ac.ID == actionID {
+				return ac.State == "succeeded"
+			}
+		}
+		return false
+	})
+}
+
+// lockedBuffer collects a child process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -18,6 +18,7 @@ func newRunCmd() *cobra.Command {
 	}
 	f.register(cmd.Flags(), true)
 	f.registerSinks(cmd.Flags())
+	f.registerResponse(cmd.Flags(), true, true)
 	envUsage(cmd.Flags())
 	return cmd
 }

@@ -311,14 +311,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	shot(t, bctx, shots, "06-alert-detail")
 
-	// 5. Approve the suspend; the sim's user is SUSPENDED. It needs triage
-	// and the responder running inside app.New (clarion run): until the
-	// integrator wires them, the step runs only with CLARION_E2E_RESPONSE=1.
-	if os.Getenv("CLARION_E2E_RESPONSE") == "1" {
-		approveSuspend(t, bctx, run, base, orgURL, hookURL, authField, authSecret, shots)
-	} else {
-		t.Log("step 5 (approve a suspend) skipped: set CLARION_E2E_RESPONSE=1 once triage and the responder run in clarion run")
-	}
+	// 5. An attack: triage escalates it, the suspend waits for approval;
+	// approve it, and the sim's user is SUSPENDED.
+	approveSuspend(t, bctx, run, base, orgURL, hookURL, authField, authSecret, shots)
 
 	// Sign out: the API refuses the browser afterwards.
 	run("sign out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-token")))

@@ -37,6 +37,8 @@ import (
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
+	"github.com/clarion-itdr/clarion/responder"
+	"github.com/clarion-itdr/clarion/triage"
 )
 
 // Targets: which components a process runs.
@@ -47,6 +49,8 @@ const (
 	TargetPoller    = "poller"    // the System Log poller only
 	TargetProcessor = "processor" // detection only
 	TargetSink      = "sink"      // the ClickHouse and Parquet sinks only
+	TargetTriage    = "triage"    // the alert triage agent only
+	TargetResponder = "responder" // the response policy gate and Okta actions only
 )
 
 // Runs reports whether a process started for target runs component (one of
@@ -112,11 +116,20 @@ type Config struct {
 	AllowInsecureTenants bool
 	// ShutdownTimeout bounds the drain on stop. Default 15 s.
 	ShutdownTimeout time.Duration
+	// Triage configures the triage agent (LLM provider and bounds); the
+	// zero value runs the deterministic triage only.
+	Triage triage.Settings
+	// Responder configures the response policy, guards and approvals; the
+	// zero value is responder.DefaultSettings().
+	Responder responder.Settings
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
+	if c.Responder.IsZero() {
+		c.Responder = responder.DefaultSettings()
+	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
@@ -164,6 +177,7 @@ type App struct {
 	ready    atomic.Bool
 
 	mu       sync.Mutex
+	clients  *integration.Clients
 	services map[string]Service
 	closers  []func()
 }
@@ -278,14 +292,24 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		}
 		a.API.Register(a.Mux)
 		con, err := console.New(console.Config{
-			Token: tok, Brokers: a.Brokers,
+			Token: tok, Brokers: a.Brokers, Producer: a.producer,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
 		})
 		if err != nil {
 			return nil, err
 		}
-		con.Register(a.Mux, a.API) // the UI at /, sessions, /api/alerts*
-		a.Add("console", con)      // follows clarion.alerts and clarion.anomalies
+		con.Register(a.Mux, a.API) // the UI at /, sessions, /api/alerts*, feedback
+		// POST /api/actions/{id}/approve|reject: checked against the
+		// console's read model, written to clarion.responder.requests.
+		decisions, err := responder.NewHandler(responder.HandlerConfig{
+			Producer: a.producer, Actions: con.Alerts(),
+			Logger: a.log.With("component", "api"), Registerer: a.Registry,
+		})
+		if err != nil {
+			return nil, err
+		}
+		decisions.Register(a.API)
+		a.Add("console", con) // follows clarion.alerts, anomalies, triage and actions
 	}
 	if err := a.addComponents(); err != nil {
 		return nil, err

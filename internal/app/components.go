@@ -2,14 +2,17 @@ package app
 
 import (
 	"github.com/clarion-itdr/clarion/ingest/poller"
+	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
+	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
+	"github.com/clarion-itdr/clarion/triage"
 )
 
 // addComponents adds the background components of the process's target:
-// the System Log poller, the processor and the sinks (the Parquet lake
+// the System Log poller, the processor, triage, the responder and the sinks (the Parquet lake
 // unless Config.NoLake, ClickHouse when Config.ClickHouse is set). The gateway and the console API
 // are HTTP handlers, mounted by New.
 func (a *App) addComponents() error {
@@ -33,6 +36,24 @@ func (a *App) addComponents() error {
 			return err
 		}
 		a.Add("processor", p)
+	}
+	if Runs(t, TargetTriage) {
+		tr, err := triage.New(a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry))
+		if err != nil {
+			return err
+		}
+		a.Add("triage", tr)
+	}
+	if Runs(t, TargetResponder) {
+		rc, err := a.cfg.Responder.Config(a.Brokers, a.oktaClients(), log.With("component", "responder"), a.Registry)
+		if err != nil {
+			return err
+		}
+		r, err := responder.New(rc)
+		if err != nil {
+			return err
+		}
+		a.Add("responder", r)
 	}
 	if Runs(t, TargetSink) {
 		if !a.cfg.NoLake {
@@ -60,4 +81,15 @@ func (a *App) addComponents() error {
 		}
 	}
 	return nil
+}
+
+// oktaClients returns the process's Okta clients, one per integration,
+// shared by triage and the responder (tokens and rate-limit state).
+func (a *App) oktaClients() *integration.Clients {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.clients == nil {
+		a.clients = integration.NewClients(a.Store, okta.Config{Logger: a.log.With("component", "okta")})
+	}
+	return a.clients
 }
