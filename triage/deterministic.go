@@ -156,6 +156,11 @@ func deterministic(s signals) (record.Output, string) {
 		out.Disposition, out.Confidence = record.DispositionSuspicious, 0.6
 		out.Severity = s.detSev
 		out.RecommendedActions = []string{record.KindClearSessions}
+		if s.detSev == record.SeverityCritical {
+			// Not confirmed, so never automatic (the responder's gate),
+			// but a Critical alert offers the suspend for one click.
+			out.RecommendedActions = both
+		}
 		var why []string
 		if s.travelAny {
 			w := fmt.Sprintf("impossible travel at %.0f km/h", s.speedKmh)

@@ -56,8 +56,8 @@
 //	      device, a new network, an anonymizing proxy or ≥ 3 failures
 //	R2    ≥ 5 failures before a success from a new network, a proxy or a    Confirmed Threat  max(detection, High) suspend_user, clear_sessions
 //	      flagged network, and fewer than 3 other users on that IP
-//	R3    any impossible_travel, proxy/threat network, ≥ 3 failures, or     Suspicious        detection           clear_sessions
-//	      ≥ 3 denied MFA pushes
+//	R3    any impossible_travel, proxy/threat network, ≥ 3 failures, or     Suspicious        detection           clear_sessions (and
+//	      ≥ 3 denied MFA pushes                                                                                  suspend_user when Critical)
 //	R4    ≥ 3 other users on the IP in 7 days, no failures, only location/  Benign            Low                 —
 //	      network/device/time anomalies (a shared office or VPN egress)
 //	R5    only unusual_time / new_device, every score < 0.6, no failures    Benign            Low                 —

@@ -30,6 +30,8 @@ func TestDeterministicRules(t *testing.T) {
 			"R1", record.DispositionConfirmedThreat, "suspend_user,clear_sessions"},
 		{"travel + failure burst", record.SeverityHigh, []Anomaly{an(typeTravel, 0.9, Evidence{SpeedKmh: 5000, FailuresBefore: 4})}, nil, nil,
 			"R1", record.DispositionConfirmedThreat, "suspend_user,clear_sessions"},
+		{"critical travel reduced by proxy", record.SeverityCritical, []Anomaly{an(typeTravel, 0.6, Evidence{SpeedKmh: 5000, ReducedBy: []string{"proxy"}}), an(typeProxy, 0.6, Evidence{})}, nil, nil,
+			"R3", record.DispositionSuspicious, "suspend_user,clear_sessions"},
 		{"travel + proxy anomaly", record.SeverityCritical, []Anomaly{an(typeTravel, 0.9, Evidence{SpeedKmh: 5000}), an(typeProxy, 0.6, Evidence{})}, nil, nil,
 			"R1", record.DispositionConfirmedThreat, "suspend_user,clear_sessions"},
 		{"travel reduced by proxy", record.SeverityHigh, []Anomaly{an(typeTravel, 0.6, Evidence{SpeedKmh: 5000, ReducedBy: []string{"proxy"}}), an(typeDevice, 0.4, Evidence{})}, nil, nil,
