@@ -63,4 +63,3 @@ func (c *Client) UserProfile(ctx context.Context, id string) (*User, map[string]
 	prof := map[string]any{"profile": raw.Profile, "lastLogin": raw.LastLogin, "passwordChanged": raw.PassChanged, "created": raw.Created, "status": raw.Status}
 	return u, prof, nil
 }
-
