@@ -29,6 +29,9 @@ bench:
 	$(GO) run ./bench/e2e -rate 5000 -duration 30s
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/backfill
 	bash .ci/clickhouse.sh && $(GO) run ./bench/sinks -clickhouse 127.0.0.1:9000 -events 200000
+	$(GO) test -run '^$$' -bench . -benchtime 400x ./bench/triage/
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./bench/responder/
+	$(GO) run ./bench/respond -attacks 40
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
