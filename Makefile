@@ -39,14 +39,21 @@ lint:
 
 # A short pass of every fuzz target.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzSplitEnvelope -fuzztime 30s ./ingest/gateway
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./okta/logevent
-	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s ./processor/detect
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./sinks
-	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./okta/sim
-	$(GO) test -run '^$$' -fuzz FuzzSplitPage -fuzztime 30s ./ingest/poller
-	$(GO) test -run '^$$' -fuzz FuzzSessionCookie -fuzztime 30s ./console
-	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime 30s ./console/alerts
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitEnvelope$$' -fuzztime 30s ./ingest/gateway
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./okta/logevent
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 30s ./processor/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyUpdate$$' -fuzztime 30s ./processor/detect
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./sinks
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime 30s ./okta/sim
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSONString$$' -fuzztime 30s ./okta/sim/traffic
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitPage$$' -fuzztime 30s ./ingest/poller
+	$(GO) test -run '^$$' -fuzz '^FuzzSessionCookie$$' -fuzztime 30s ./console
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime 30s ./console
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 30s ./console/alerts
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyResponse$$' -fuzztime 30s ./console/alerts
+	$(GO) test -run '^$$' -fuzz '^FuzzParseOutput$$' -fuzztime 30s ./triage
+	$(GO) test -run '^$$' -fuzz '^FuzzDataBlock$$' -fuzztime 30s ./triage
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime 30s ./responder
 
 clean:
 	rm -rf bin

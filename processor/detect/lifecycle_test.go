@@ -207,3 +207,44 @@ func TestConfirmSafeTeachesBaseline(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApplyUpdate: any update body the processor accepts (it validates
+// first) applies without panicking, keeps the lifecycle within its enums,
+// and leaves a state that round-trips.
+func FuzzApplyUpdate(f *testing.F) {
+	h := newHarness(&testing.T{})
+	a := alertFor(&testing.T{}, h, "00ufz")
+	base, _ := json.Marshal(a)
+	for _, kind := range []string{record.UpdateAnalyzing, record.UpdateVerdict, record.UpdateFeedback, record.UpdateActionRequired} {
+		up := update(a, kind)
+		up.Verdict = &record.Verdict{Disposition: record.DispositionBenign, Severity: record.SeverityLow, Confidence: 2, By: "llm"}
+		up.Feedback, up.ActionRequired, up.Base = record.FeedbackConfirmSafe, record.ActionRequiredApproval, base
+		lat, lon := 95.0, -200.0
+		up.Learn = []record.Place{{Lat: &lat, Lon: &lon, ASN: 7}}
+		b, _ := json.Marshal(up)
+		f.Add(b)
+	}
+	seed := h.users["00ufz"].AppendBinary(nil)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var up record.Update
+		if json.Unmarshal(raw, &up) != nil || up.Validate() != nil {
+			return
+		}
+		var u detect.User
+		if err := u.UnmarshalBinary(seed); err != nil {
+			t.Fatal(err)
+		}
+		eng := detect.NewEngine(detect.Params{})
+		eng.Attach("t", &u)
+		var res detect.Result
+		if eng.ApplyUpdate("t", &u, &up, &res) && res.Alert != nil {
+			if record.SeverityRank(res.Alert.Severity) == 0 || !record.ValidDisposition(res.Alert.Disposition) {
+				t.Fatalf("alert out of its enums: %+v", res.Alert)
+			}
+		}
+		var v detect.User
+		if err := v.UnmarshalBinary(u.AppendBinary(nil)); err != nil {
+			t.Fatalf("state after the update does not decode: %v", err)
+		}
+	})
+}
