@@ -60,8 +60,10 @@ func main() {
 		maxEvents   = flag.Int("max-events", 20, "most events per delivery")
 		jsonOut     = flag.Bool("json", false, "print results as JSON")
 		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the measured gateway run to this file")
+		linger      = flag.Duration("linger", 0, "producer linger of the gateway and the presplit reference (0: the product default, app.Config.ProduceLinger)")
 	)
 	flag.Parse()
+	lingerFlag = *linger
 	if *concurrency < 1 || *minEvents < 1 || *maxEvents < *minEvents || *duration <= 0 {
 		fmt.Fprintln(os.Stderr, "hookload: bad flags")
 		os.Exit(2)
@@ -253,6 +255,9 @@ func startCeiling() (string, func()) {
 // (as `clarion run` starts them, minus the downstream consumers) on loopback
 // with a fresh data dir and one integration, and returns its webhook URL and
 // auth header.
+// lingerFlag is -linger (0: the product default).
+var lingerFlag time.Duration
+
 func startGateway() (string, http.Header, func()) {
 	dir, err := os.MkdirTemp("", "hookload-")
 	if err != nil {
@@ -261,6 +266,7 @@ func startGateway() (string, http.Header, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0", EmbeddedKafka: "127.0.0.1:0", AdminToken: "bench", EmbeddedAnyTarget: true,
+		ProduceLinger: lingerFlag,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}, app.TargetGateway)
 	if err != nil {
@@ -294,7 +300,11 @@ func startPresplit(ds []gen.Delivery) (string, func()) {
 	if err != nil {
 		panic(err)
 	}
-	cl, err := bus.NewClient(emb.Addrs(), nil, bus.ProducerOpts(2*time.Millisecond)...)
+	l := lingerFlag
+	if l <= 0 {
+		l = app.DefaultProduceLinger
+	}
+	cl, err := bus.NewClient(emb.Addrs(), nil, bus.ProducerOpts(l)...)
 	if err != nil {
 		panic(err)
 	}

@@ -41,6 +41,9 @@ import (
 	"github.com/clarion-itdr/clarion/triage"
 )
 
+// DefaultProduceLinger is Config.ProduceLinger's default.
+const DefaultProduceLinger = time.Millisecond
+
 // Targets: which components a process runs.
 const (
 	TargetAll       = "all"       // every component (clarion run)
@@ -143,7 +146,7 @@ func (c *Config) defaults() {
 		c.ShutdownTimeout = 15 * time.Second
 	}
 	if c.ProduceLinger <= 0 {
-		c.ProduceLinger = 2 * time.Millisecond
+		c.ProduceLinger = DefaultProduceLinger
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
