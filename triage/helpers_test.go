@@ -22,6 +22,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/processor/detect"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -129,10 +130,10 @@ func routineScenario() scenario {
 // build returns the alert of sc for user, its anomalies tied to it.
 func (sc scenario) build(integ string, user record.UserRef, version uint32) (*Alert, []Anomaly) {
 	id := "alert-" + sc.name + "-" + user.ID
-	a := &Alert{ID: id, DedupKey: "clarion/" + id, IntegrationID: integ, User: user, Status: record.StatusNew,
+	a := &Alert{Alert: detect.Alert{ID: id, DedupKey: "clarion/" + id, IntegrationID: integ, User: user, Status: record.StatusNew,
 		Disposition: record.DispositionUnknown, Severity: sc.detSev, DetectionSeverity: sc.detSev, ActionRequired: "none",
 		FirstSeen: "2026-11-29T09:00:00.000Z", LastSeen: "2026-11-29T10:00:00.000Z", Version: version,
-		Summary: "Alert " + sc.name}
+		Summary: "Alert " + sc.name}}
 	types := map[string]bool{}
 	var out []Anomaly
 	for _, an := range sc.anomalies {

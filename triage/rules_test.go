@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clarion-itdr/clarion/internal/record"
+	"github.com/clarion-itdr/clarion/processor/detect"
 )
 
 func TestDeterministicRules(t *testing.T) {
@@ -66,7 +67,7 @@ func TestDeterministicRules(t *testing.T) {
 		for _, a := range c.ans {
 			types = append(types, a.Type)
 		}
-		al := &Alert{DetectionSeverity: c.detSev, Types: types}
+		al := &Alert{Alert: detect.Alert{DetectionSeverity: c.detSev, Types: types}}
 		out, rule := deterministic(collectSignals(al, c.ans, c.prev, c.syslog))
 		if rule != c.rule || out.Disposition != c.disp || strings.Join(out.RecommendedActions, ",") != c.acts {
 			t.Errorf("%s: rule %s %s %v, want %s %s %s", c.name, rule, out.Disposition, out.RecommendedActions, c.rule, c.disp, c.acts)

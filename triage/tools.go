@@ -614,7 +614,7 @@ type prevCount struct {
 // sign-ins (the sign-ins the anomalies are about), most recent first.
 func (tb *toolbox) alertValues() (ips []string, asns []uint32, cities []string) {
 	for i := len(tb.anomalies) - 1; i >= 0; i-- {
-		s := tb.anomalies[i].subject()
+		s := subject(&tb.anomalies[i])
 		if s == nil {
 			continue
 		}

@@ -267,7 +267,7 @@ func startGateway() (string, http.Header, func()) {
 	a, err := app.New(ctx, app.Config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0", EmbeddedKafka: "127.0.0.1:0", AdminToken: "bench", EmbeddedAnyTarget: true,
 		ProduceLinger: lingerFlag,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}, app.TargetGateway)
 	if err != nil {
 		panic(err)

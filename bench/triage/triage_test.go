@@ -23,6 +23,7 @@ import (
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/processor/detect"
 	"github.com/clarion-itdr/clarion/triage"
 )
 
@@ -113,8 +114,8 @@ func ref(ev logevent.Event) triage.SigninRef {
 
 func build(id, login string, attack bool, prev, cur logevent.Event) benchAlert {
 	user := record.UserRef{ID: id, Login: login}
-	al := &triage.Alert{ID: "bench-" + id, IntegrationID: "integ-bench", User: user, Status: record.StatusNew, Version: 1,
-		Disposition: record.DispositionUnknown, Severity: record.SeverityLow, DetectionSeverity: record.SeverityLow}
+	al := &triage.Alert{Alert: detect.Alert{ID: "bench-" + id, IntegrationID: "integ-bench", User: user, Status: record.StatusNew, Version: 1,
+		Disposition: record.DispositionUnknown, Severity: record.SeverityLow, DetectionSeverity: record.SeverityLow}}
 	var ans []triage.Anomaly
 	add := func(typ string, score float64, ev triage.Evidence) {
 		an := triage.Anomaly{ID: typ + "-" + id, Type: typ, IntegrationID: "integ-bench", User: user, EventUUID: cur.UUID,

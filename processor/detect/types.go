@@ -3,6 +3,7 @@ package detect
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/clarion-itdr/clarion/internal/record"
 )
 
 // Anomaly types (DESIGN.md). Their order is part of the state encoding:
@@ -38,11 +39,8 @@ const (
 // weight of each type in an alert's severity.
 var typeWeight = [nTypes]float64{3, 1.5, 0.75, 1, 1, 1.5}
 
-// UserRef names the user an anomaly or alert is about.
-type UserRef struct {
-	ID    string `json:"id"`
-	Login string `json:"login,omitempty"`
-}
+// UserRef names the user an anomaly or alert is about (the records' shared type).
+type UserRef = record.UserRef
 
 // SigninRef is a sign-in quoted as evidence.
 type SigninRef struct {
