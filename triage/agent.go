@@ -207,7 +207,7 @@ func (ag *agent) run(ctx context.Context, a *Alert, anomalies []Anomaly, tb *too
 				id := fmt.Sprintf("tool-%d", toolN)
 				content := dataBlock(id, tc.Output)
 				msgs = append(msgs, llms.MessageContent{Role: llms.ChatMessageTypeTool,
-					Parts: []llms.ContentPart{llms.ToolCallResponse{ToolCallID: c.ID, Name: c.FunctionCall.Name, Content: content}}})
+					Parts: []llms.ContentPart{llms.ToolCallResponse{ToolCallID: c.ID, Name: name, Content: content}}})
 			}
 			res.Steps = append(res.Steps, st)
 			continue
