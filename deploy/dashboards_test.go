@@ -17,6 +17,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/schemas"
 	"github.com/clarion-itdr/clarion/schemas/schemastest"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
@@ -159,6 +160,7 @@ func TestDashboardSQL(t *testing.T) {
 		sinkstest.JSONRecord(bus.TopicAlerts, "int1/u", sinkstest.Alert("al-1", "int1", "00uA", "New", 1, "an-1")),
 		sinkstest.JSONRecord(bus.TopicAlerts, "int1/u", sinkstest.Alert("al-1", "int1", "00uA", "Escalated", 2, "an-1", "an-2")),
 		sinkstest.JSONRecord(bus.TopicActions, "int1/u", sinkstest.Action("al-1/suspend_user", "al-1", "int1", "00uA", "pending_approval", 1)),
+		sinkstest.JSONRecord(bus.TopicTriage, "int1/u", sinkstest.TriageRun("al-1", 1, "int1", "00uA", record.DispositionSuspicious, now)),
 	)
 	s, err := clickhouse.New(clickhouse.Config{Brokers: kc.Brokers, Addr: addr, Database: db, Group: "g-dash", FlushInterval: 50 * time.Millisecond})
 	if err != nil {
@@ -172,6 +174,7 @@ func TestDashboardSQL(t *testing.T) {
 	sinkstest.Eventually(t, 60*time.Second, func() bool {
 		return schemastest.Count(t, admin, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name = 'actions'") == 1 &&
 			schemastest.Count(t, admin, "SELECT count() FROM "+db+".actions") == 1 &&
+			schemastest.Count(t, admin, "SELECT count() FROM "+db+".triage_runs") == 1 &&
 			schemastest.Count(t, admin, "SELECT count() FROM "+db+".okta_events") == 40
 	}, func() string { return "test data did not arrive" })
 
