@@ -127,6 +127,9 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 	if strings.HasSuffix(k, "_path") || strings.HasSuffix(k, "_file") {
 		return a // where a secret lives, not the secret
 	}
+	if strings.HasPrefix(k, "max_") || strings.HasSuffix(k, "_set") {
+		return a // a bound (max_tokens) or whether a secret is set, not a secret
+	}
 	for _, s := range []string{"secret", "token", "password", "authorization", "private", "assertion", "api_key", "apikey"} {
 		if strings.Contains(k, s) {
 			return slog.String(a.Key, "[redacted]")
