@@ -75,6 +75,21 @@ func TestAlertUpdatesThroughKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(r)
+	// An update's body arriving as an Okta event (the gateway and the
+	// poller always write source=hook|poll) is never applied: event text
+	// cannot change an alert (the status checked below stays Escalated).
+	fd := mk(record.UpdateFeedback)
+	fd.Feedback, fd.By = record.FeedbackDismiss, "analyst"
+	fr, err := record.UpdateRecord(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range fr.Headers {
+		if h.Key == bus.HeaderSource {
+			fr.Headers[i].Value = []byte(bus.SourceHook)
+		}
+	}
+	send(fr)
 	// Garbage and a forged key: dead-lettered, never applied.
 	bad := &kgo.Record{Topic: bus.TopicEvents, Key: r.Key, Value: []byte(`{"type":"clarion.alert_update"`), Headers: r.Headers}
 	send(bad)
@@ -90,9 +105,11 @@ func TestAlertUpdatesThroughKafka(t *testing.T) {
 		t.Fatalf("after updates: status %s disposition %s action %s version %d (from %d) by %q",
 			got.Status, got.Disposition, got.ActionRequired, got.Version, target.Version, got.TriagedBy)
 	}
+	// Dead letters: the garbage, the forged key, and the update posing as
+	// an Okta event (not a LogEvent: no uuid).
 	dl := committed(t, c.Brokers, bus.TopicDeadLetter)
-	if len(dl) != 2 {
-		t.Fatalf("dead letters: %d, want 2", len(dl))
+	if len(dl) != 3 {
+		t.Fatalf("dead letters: %d, want 3", len(dl))
 	}
 
 	// Restart: the lifecycle is restored from the changelog, and
