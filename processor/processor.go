@@ -193,22 +193,11 @@ func (p *Processor) dropAll() {
 // runSession runs one transactional session until ctx ends (nil), the
 // client closes (nil), or a transaction fails (the error).
 func (p *Processor) runSession(ctx context.Context) error {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.ClientID("clarion-processor"),
-		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(bus.TopicEvents),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RequireStableFetchOffsets(),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(partitioner{hash: kgo.StickyKeyPartitioner(nil)}),
-		kgo.OnPartitionsAssigned(p.assigned),
-		kgo.OnPartitionsRevoked(p.revoked),
-		kgo.OnPartitionsLost(p.revoked),
-		kgo.WithLogger(logAdapter{p.log}),
-	}
+	opts := bus.TransactOpts(bus.TransactSpec{
+		Brokers: p.cfg.Brokers, ClientID: "clarion-processor", TransactionalID: p.cfg.TransactionalID,
+		Group: p.cfg.Group, Input: bus.TopicEvents, State: bus.TopicChangelog,
+		OnAssigned: p.assigned, OnRevoked: p.revoked, Logger: p.log,
+	})
 	opts = append(opts, p.cfg.ClientOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -236,9 +225,9 @@ func (p *Processor) runSession(ctx context.Context) error {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("processor: begin transaction: %w", err)
 		}
-		var prodErr errOnce
+		var prodErr bus.FirstErr
 		produce := func(r *kgo.Record) {
-			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.set(err) })
+			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.Set(err) })
 		}
 		start := time.Now()
 		n, missing := p.processBatch(fs, produce)
@@ -253,8 +242,8 @@ func (p *Processor) runSession(ctx context.Context) error {
 			try = kgo.TryAbort
 		}
 		committed, err := sess.End(ctx, try)
-		if err == nil && prodErr.get() != nil {
-			err = prodErr.get()
+		if err == nil && prodErr.Err() != nil {
+			err = prodErr.Err()
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -310,39 +299,6 @@ func (p *Processor) checkTopics(ctx context.Context) error {
 			bus.TopicChangelog, cg, bus.TopicEvents, ev)
 	}
 	return nil
-}
-
-type errOnce struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *errOnce) set(err error) {
-	if err == nil {
-		return
-	}
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-func (e *errOnce) get() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
-
-// partitioner writes changelog records to the partition set on the record
-// (the user's events partition) and hashes keys everywhere else.
-type partitioner struct{ hash kgo.Partitioner }
-
-func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if t == bus.TopicChangelog {
-		return kgo.ManualPartitioner().ForTopic(t)
-	}
-	return p.hash.ForTopic(t)
 }
 
 // processBatch runs every record through the detectors and produces the
@@ -529,20 +485,5 @@ func (p *Processor) sweep(_ int32, part *partition) {
 			p.m.expired.Inc()
 			p.m.users.Dec()
 		}
-	}
-}
-
-type logAdapter struct{ l *slog.Logger }
-
-func (a logAdapter) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (a logAdapter) Log(level kgo.LogLevel, msg string, kv ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		a.l.Error(msg, kv...)
-	case kgo.LogLevelWarn:
-		a.l.Warn(msg, kv...)
-	default:
-		a.l.Debug(msg, kv...)
 	}
 }

@@ -276,17 +276,6 @@ func (r *Responder) dropAll() {
 	r.m.pending.Set(0)
 }
 
-// partitioner writes actions to the partition set on the record (the
-// request's partition) and hashes keys everywhere else.
-type partitioner struct{ hash kgo.Partitioner }
-
-func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if t == bus.TopicActions {
-		return kgo.ManualPartitioner().ForTopic(t)
-	}
-	return p.hash.ForTopic(t)
-}
-
 // txn collects what one transaction writes and what to do once it commits.
 type txn struct {
 	produce  func(*kgo.Record)
@@ -307,22 +296,11 @@ type dispatchItem struct {
 }
 
 func (r *Responder) runSession(ctx context.Context) error {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(r.cfg.Brokers...),
-		kgo.ClientID("clarion-responder"),
-		kgo.TransactionalID(r.cfg.TransactionalID),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumerGroup(r.cfg.Group),
-		kgo.ConsumeTopics(bus.TopicResponderRequests),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RequireStableFetchOffsets(),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(partitioner{hash: kgo.StickyKeyPartitioner(nil)}),
-		kgo.OnPartitionsAssigned(r.assigned),
-		kgo.OnPartitionsRevoked(r.revoked),
-		kgo.OnPartitionsLost(r.revoked),
-		kgo.WithLogger(logAdapter{r.log}),
-	}
+	opts := bus.TransactOpts(bus.TransactSpec{
+		Brokers: r.cfg.Brokers, ClientID: "clarion-responder", TransactionalID: r.cfg.TransactionalID,
+		Group: r.cfg.Group, Input: bus.TopicResponderRequests, State: bus.TopicActions,
+		OnAssigned: r.assigned, OnRevoked: r.revoked, Logger: r.log,
+	})
 	opts = append(opts, r.cfg.ClientOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -366,10 +344,10 @@ func (r *Responder) runSession(ctx context.Context) error {
 			r.requeue(results)
 			return fmt.Errorf("responder: begin transaction: %w", err)
 		}
-		var prodErr errOnce
+		var prodErr bus.FirstErr
 		tx := &txn{
 			produce: func(rec *kgo.Record) {
-				sess.Produce(ctx, rec, func(_ *kgo.Record, err error) { prodErr.set(err) })
+				sess.Produce(ctx, rec, func(_ *kgo.Record, err error) { prodErr.Set(err) })
 			},
 			left: map[string]leftAlert{},
 		}
@@ -379,8 +357,8 @@ func (r *Responder) runSession(ctx context.Context) error {
 			try = kgo.TryAbort
 		}
 		committed, err := sess.End(ctx, try)
-		if err == nil && prodErr.get() != nil {
-			err = prodErr.get()
+		if err == nil && prodErr.Err() != nil {
+			err = prodErr.Err()
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -418,17 +396,17 @@ func (r *Responder) endOnly(ctx context.Context, cl *kgo.Client, results []resul
 		r.requeue(results)
 		return fmt.Errorf("responder: begin transaction: %w", err)
 	}
-	var prodErr errOnce
+	var prodErr bus.FirstErr
 	tx := &txn{
 		produce: func(rec *kgo.Record) {
-			cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { prodErr.set(err) })
+			cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { prodErr.Set(err) })
 		},
 		left: map[string]leftAlert{},
 	}
 	r.apply(nil, nil, results, now, tx)
 	err := cl.Flush(ctx)
 	if err == nil {
-		err = prodErr.get()
+		err = prodErr.Err()
 	}
 	try := kgo.TryCommit
 	if err != nil {
@@ -913,41 +891,4 @@ func (r *Responder) updatePendingLocked() {
 		n += len(p.pending)
 	}
 	r.m.pending.Set(float64(n))
-}
-
-type errOnce struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *errOnce) set(err error) {
-	if err == nil {
-		return
-	}
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-func (e *errOnce) get() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
-
-type logAdapter struct{ l *slog.Logger }
-
-func (a logAdapter) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (a logAdapter) Log(level kgo.LogLevel, msg string, kv ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		a.l.Error(msg, kv...)
-	case kgo.LogLevelWarn:
-		a.l.Warn(msg, kv...)
-	default:
-		a.l.Debug(msg, kv...)
-	}
 }

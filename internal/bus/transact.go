@@ -1,0 +1,95 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TransactSpec describes a consume-transform-produce stage that commits
+// its outputs, its state topic and its consumer offsets in one Kafka
+// transaction (franz-go's GroupTransactSession): the processor and the
+// responder.
+type TransactSpec struct {
+	Brokers         []string
+	ClientID        string
+	TransactionalID string
+	Group           string
+	// Input is the topic consumed, from the start, read_committed.
+	Input string
+	// State is the stage's state topic: records for it are written to the
+	// partition set on the record (the input partition they belong to);
+	// records for every other topic are hashed by key.
+	State string
+	// OnAssigned and OnRevoked (also used for lost partitions) restore and
+	// drop the state of partitions.
+	OnAssigned, OnRevoked func(context.Context, *kgo.Client, map[string][]int32)
+	Logger                *slog.Logger
+}
+
+// TransactOpts returns the options of a GroupTransactSession for s:
+// read_committed, stable fetch offsets, acks=all, the state partitioner.
+func TransactOpts(s TransactSpec) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(s.Brokers...),
+		kgo.ClientID(s.ClientID),
+		kgo.TransactionalID(s.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumerGroup(s.Group),
+		kgo.ConsumeTopics(s.Input),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(statePartitioner{state: s.State, hash: kgo.StickyKeyPartitioner(nil)}),
+		kgo.OnPartitionsAssigned(s.OnAssigned),
+		kgo.OnPartitionsRevoked(s.OnRevoked),
+		kgo.OnPartitionsLost(s.OnRevoked),
+		kgo.WithLogger(KgoLogger(s.Logger)),
+	}
+}
+
+// statePartitioner writes records of the state topic to the partition set
+// on the record and hashes keys everywhere else.
+type statePartitioner struct {
+	state string
+	hash  kgo.Partitioner
+}
+
+func (p statePartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if t == p.state {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return p.hash.ForTopic(t)
+}
+
+// KgoLogger adapts l to franz-go's logger at warn level (errors and
+// warnings as such, the rest at debug).
+func KgoLogger(l *slog.Logger) kgo.Logger { return slogAdapter{l} }
+
+// FirstErr keeps the first non-nil error reported to it, from any
+// goroutine: the produce promises of one transaction.
+type FirstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+// Set records err if it is the first non-nil one.
+func (e *FirstErr) Set(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+// Err returns the first error recorded, or nil.
+func (e *FirstErr) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
