@@ -86,18 +86,11 @@ func TestAlertDetailMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	con.Register(mux, a)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go con.Run(rctx)
+	url := serveConsole(t, ctx, con, a)
 
 	br := newBrowser(t, ctx, chrome, shots)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	br.run("sign in", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(css("#login-token")),
+	br.run("sign in", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(url+"/"), chromedp.WaitVisible(css("#login-token")),
 		chromedp.SendKeys(css("#login-token"), adminToken), chromedp.Click(css("#login-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.Search(`//tbody[@id="alerts-body"]//a[contains(., "traveller@example.com")]`)),
 		chromedp.Click(chromedp.Search(`//tbody[@id="alerts-body"]//a[contains(., "traveller@example.com")]`)),
@@ -134,4 +127,18 @@ func TestAlertDetailMap(t *testing.T) {
 	if e := br.errs(); len(e) > 0 {
 		t.Fatalf("page errors: %v", e)
 	}
+}
+
+// serveConsole serves con's UI and API (behind a) on a test server and
+// runs its read model until the test ends; it returns the server's URL.
+func serveConsole(t *testing.T, ctx context.Context, con *console.Console, a *api.API) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	a.Register(mux)
+	con.Register(mux, a)
+	srv := httptest.NewServer(mux)
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(func() { stop(); srv.Close() })
+	go con.Run(rctx)
+	return srv.URL
 }

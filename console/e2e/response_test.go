@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,14 +121,7 @@ func TestResponseUI(t *testing.T) {
 		}
 		api.WriteJSON(w, 202, map[string]any{"action": act, "request_id": "rq-1"})
 	}))
-	mux := http.NewServeMux()
-	a.Register(mux)
-	con.Register(mux, a)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go con.Run(rctx)
+	url := serveConsole(t, ctx, con, a)
 
 	br := newBrowser(t, ctx, chrome, shots)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
@@ -137,7 +129,7 @@ func TestResponseUI(t *testing.T) {
 		return void(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
 	}
 	row := `//tbody[@id="alerts-body"]//a[contains(., "victim@example.com")]`
-	br.run("sign in and open", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(css("#login-token")),
+	br.run("sign in and open", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(url+"/"), chromedp.WaitVisible(css("#login-token")),
 		chromedp.SendKeys(css("#login-token"), adminToken), chromedp.Click(css("#login-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.Search(row)))
 	// The list shows that an approval waits, and filters on it.
