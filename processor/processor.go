@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
@@ -154,8 +153,8 @@ func New(cfg Config) (*Processor, error) {
 // counted twice. Only errors before the first session (topics missing or
 // misconfigured) are returned.
 func (p *Processor) Run(ctx context.Context) error {
-	if err := p.checkTopics(ctx); err != nil {
-		return err
+	if err := bus.CheckStateTopics(ctx, p.cfg.Brokers, p.log, bus.TopicEvents, bus.TopicChangelog, p.cfg.ClientOpts...); err != nil {
+		return fmt.Errorf("processor: %w", err)
 	}
 	backoff := time.Second
 	for {
@@ -276,29 +275,6 @@ func (p *Processor) takeRestoreErr() error {
 	err := p.restoreErr
 	p.restoreErr = nil
 	return err
-}
-
-// checkTopics verifies the changelog has at least as many partitions as
-// the events topic.
-func (p *Processor) checkTopics(ctx context.Context) error {
-	cl, err := bus.NewClient(p.cfg.Brokers, p.log, p.cfg.ClientOpts...)
-	if err != nil {
-		return fmt.Errorf("processor: client: %w", err)
-	}
-	defer cl.Close()
-	if err := bus.EnsureTopics(ctx, cl, bus.Topics(0)); err != nil {
-		return err
-	}
-	td, err := kadm.NewClient(cl).ListTopics(ctx, bus.TopicEvents, bus.TopicChangelog)
-	if err != nil {
-		return fmt.Errorf("processor: list topics: %w", err)
-	}
-	ev, cg := len(td[bus.TopicEvents].Partitions), len(td[bus.TopicChangelog].Partitions)
-	if cg < ev {
-		return fmt.Errorf("processor: %s has %d partitions, fewer than %s's %d: state could not follow its users",
-			bus.TopicChangelog, cg, bus.TopicEvents, ev)
-	}
-	return nil
 }
 
 // processBatch runs every record through the detectors and produces the

@@ -92,7 +92,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -214,11 +213,11 @@ func New(cfg Config) (*Responder, error) {
 // are cancelled when ctx ends; their actions stay executing and are
 // resumed by the next run.
 func (r *Responder) Run(ctx context.Context) error {
-	if err := r.checkTopics(ctx); err != nil {
+	if err := bus.CheckStateTopics(ctx, r.cfg.Brokers, r.log, bus.TopicResponderRequests, bus.TopicActions, r.cfg.ClientOpts...); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return err
+		return fmt.Errorf("responder: %w", err)
 	}
 	r.mu.Lock()
 	r.runCtx = ctx
@@ -245,27 +244,6 @@ func (r *Responder) Run(ctx context.Context) error {
 			backoff *= 2
 		}
 	}
-}
-
-func (r *Responder) checkTopics(ctx context.Context) error {
-	cl, err := bus.NewClient(r.cfg.Brokers, r.log, r.cfg.ClientOpts...)
-	if err != nil {
-		return fmt.Errorf("responder: client: %w", err)
-	}
-	defer cl.Close()
-	if err := bus.EnsureTopics(ctx, cl, bus.Topics(0)); err != nil {
-		return err
-	}
-	td, err := kadm.NewClient(cl).ListTopics(ctx, bus.TopicResponderRequests, bus.TopicActions)
-	if err != nil {
-		return fmt.Errorf("responder: list topics: %w", err)
-	}
-	rq, ac := len(td[bus.TopicResponderRequests].Partitions), len(td[bus.TopicActions].Partitions)
-	if ac < rq {
-		return fmt.Errorf("responder: %s has %d partitions, fewer than %s's %d: actions could not follow their requests",
-			bus.TopicActions, ac, bus.TopicResponderRequests, rq)
-	}
-	return nil
 }
 
 func (r *Responder) dropAll() {

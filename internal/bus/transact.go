@@ -2,9 +2,11 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -92,4 +94,28 @@ func (e *FirstErr) Err() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.err
+}
+
+// CheckStateTopics creates missing topics and verifies that the state
+// topic has at least as many partitions as the input topic: a key's state
+// lives in the state partition numbered like its input partition. The
+// error is permanent (fix the topics; retrying does not help).
+func CheckStateTopics(ctx context.Context, brokers []string, log *slog.Logger, input, state string, opts ...kgo.Opt) error {
+	cl, err := NewClient(brokers, log, opts...)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	defer cl.Close()
+	if err := EnsureTopics(ctx, cl, Topics(0)); err != nil {
+		return err
+	}
+	td, err := kadm.NewClient(cl).ListTopics(ctx, input, state)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	in, st := len(td[input].Partitions), len(td[state].Partitions)
+	if st < in {
+		return fmt.Errorf("%s has %d partitions, fewer than %s's %d: state could not follow its keys", state, st, input, in)
+	}
+	return nil
 }
