@@ -2,10 +2,6 @@ package responder
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,23 +23,10 @@ import (
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/okta/sim/simtest"
 )
 
 const testInteg = "int-test"
-
-var (
-	keysOnce sync.Once
-	rsaKey   *rsa.PrivateKey
-	dpopKey  *ecdsa.PrivateKey
-)
-
-func testKeys() (*rsa.PrivateKey, *ecdsa.PrivateKey) {
-	keysOnce.Do(func() {
-		rsaKey, _ = rsa.GenerateKey(rand.Reader, 2048)
-		dpopKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	})
-	return rsaKey, dpopKey
-}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -120,14 +102,7 @@ func (o *org) changesOf(user string) int {
 // maxRetries < 0: the client does not retry 5xx itself.
 func (o *org) client(t testing.TB, maxRetries int) *okta.Client {
 	t.Helper()
-	ck, dk := testKeys()
-	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ck.PublicKey, KeyID: "kid-1", Algorithm: "RS256", Use: "sig"}}}
-	id, err := o.sim.RegisterApp("", jwks, []string{okta.ScopeLogsRead, okta.ScopeUsersManage}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := okta.New(okta.Config{TenantURL: o.srv.URL, Insecure: true, ClientID: id, KeyID: "kid-1",
-		ClientKey: ck, DPoPKey: dk, RetryBackoff: 5 * time.Millisecond, MaxRetries: maxRetries, Logger: quiet()})
+	c, err := simtest.ServiceApp(o.sim, o.srv.URL, okta.Config{RetryBackoff: 5 * time.Millisecond, MaxRetries: maxRetries, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,6 @@ package triage
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,29 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/okta/sim/simtest"
 	"github.com/clarion-itdr/clarion/processor/detect"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-var (
-	keysOnce  sync.Once
-	clientKey *rsa.PrivateKey
-	dpopKey   *ecdsa.PrivateKey
-)
-
-func keys() (*rsa.PrivateKey, *ecdsa.PrivateKey) {
-	keysOnce.Do(func() {
-		clientKey, _ = rsa.GenerateKey(rand.Reader, 2048)
-		dpopKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	})
-	return clientKey, dpopKey
-}
 
 // simOrg is a simulated Okta org over real HTTP with one registered app.
 type simOrg struct {
@@ -56,14 +37,7 @@ func newSimOrg(t testing.TB) *simOrg {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	ck, dk := keys()
-	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ck.PublicKey, KeyID: "kid-1", Algorithm: "RS256", Use: "sig"}}}
-	id, err := s.RegisterApp("", jwks, []string{okta.ScopeLogsRead, okta.ScopeUsersManage}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := okta.New(okta.Config{TenantURL: srv.URL, Insecure: true, ClientID: id, KeyID: "kid-1",
-		ClientKey: ck, DPoPKey: dk, RetryBackoff: 5 * time.Millisecond, MaxRetries: 1, Logger: discard()})
+	c, err := simtest.ServiceApp(s, srv.URL, okta.Config{RetryBackoff: 5 * time.Millisecond, MaxRetries: 1, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,6 @@ package responder
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,12 +30,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/okta/sim/simtest"
 	"github.com/clarion-itdr/clarion/responder"
 )
 
@@ -81,14 +76,7 @@ func BenchmarkProposalToSuspend(b *testing.B) {
 	}))
 	b.Cleanup(srv.Close)
 
-	ck, _ := rsa.GenerateKey(rand.Reader, 2048)
-	dk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ck.PublicKey, KeyID: "kid-1", Algorithm: "RS256", Use: "sig"}}}
-	appID, err := s.RegisterApp("", jwks, []string{okta.ScopeLogsRead, okta.ScopeUsersManage}, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	oc, err := okta.New(okta.Config{TenantURL: srv.URL, Insecure: true, ClientID: appID, KeyID: "kid-1", ClientKey: ck, DPoPKey: dk, Logger: quiet})
+	oc, err := simtest.ServiceApp(s, srv.URL, okta.Config{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,10 +2,6 @@ package triage
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/okta/sim"
+	"github.com/clarion-itdr/clarion/okta/sim/simtest"
 	"github.com/clarion-itdr/clarion/processor/detect"
 	"github.com/clarion-itdr/clarion/triage"
 )
@@ -55,14 +50,7 @@ var setup = sync.OnceValues(func() (*fixture, error) {
 		return nil, err
 	}
 	srv := httptest.NewServer(s) // closed with the process
-	ck, _ := rsa.GenerateKey(rand.Reader, 2048)
-	dk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ck.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}
-	id, err := s.RegisterApp("", jwks, []string{okta.ScopeLogsRead, okta.ScopeUsersManage}, true)
-	if err != nil {
-		return nil, err
-	}
-	c, err := okta.New(okta.Config{TenantURL: srv.URL, Insecure: true, ClientID: id, KeyID: "k1", ClientKey: ck, DPoPKey: dk, Logger: discard()})
+	c, err := simtest.ServiceApp(s, srv.URL, okta.Config{Logger: discard()})
 	if err != nil {
 		return nil, err
 	}
