@@ -106,6 +106,8 @@ type alertDetail struct {
 	Anomalies []json.RawMessage `json:"anomalies"`
 	Triage    []json.RawMessage `json:"triage"`
 	Actions   []json.RawMessage `json:"actions"`
+	// Audit lists who did what to the alert and its actions (audit.Event).
+	Audit []json.RawMessage `json:"audit"`
 }
 
 // getAlert is GET /api/alerts/{id}: {"alert": {...}, "anomalies": [oldest
@@ -118,7 +120,16 @@ func (c *Console) getAlert(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "not_found", "no alert has this id (or it is older than the console keeps in memory)")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: d.Alert, Anomalies: d.Anomalies, Triage: d.Triage, Actions: d.Actions})
+	ids := make([]string, 0, len(d.Actions))
+	for _, raw := range d.Actions {
+		var a struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &a) == nil && a.ID != "" {
+			ids = append(ids, a.ID)
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: d.Alert, Anomalies: d.Anomalies, Triage: d.Triage, Actions: d.Actions, Audit: c.audits.forAlert(d.Meta.ID, ids)})
 }
 
 // streamAlerts is GET /api/alerts/stream, Server-Sent Events: an "alerts"

@@ -33,6 +33,7 @@ import (
 	"github.com/clarion-itdr/clarion/console"
 	"github.com/clarion-itdr/clarion/ingest/gateway"
 	"github.com/clarion-itdr/clarion/internal/api"
+	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/secrets"
@@ -125,6 +126,9 @@ type Config struct {
 	// Responder configures the response policy, guards and approvals; the
 	// zero value is responder.DefaultSettings().
 	Responder responder.Settings
+	// People configures console sign-in, API tokens, audit, throttling and
+	// the /metrics listener (see people.go).
+	People People
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -259,7 +263,10 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		port := a.ln.Addr().(*net.TCPAddr).Port
 		a.cfg.PublicURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
-	a.Mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+	if err := a.serveMetrics(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry})); err != nil {
+		return nil, err
+	}
+	a.warnPublicURL()
 	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -283,12 +290,19 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		}
 		if created {
 			a.log.Warn("generated the admin token for the console and API", "path", tokPath)
+		} else if err := api.CheckTokenStrength(tok); err != nil {
+			return nil, err
 		}
 		a.Token = tok
+		access, err := a.openAccess(tctx)
+		if err != nil {
+			return nil, err
+		}
 		a.API, err = api.New(api.Config{
 			Token: tok, Registry: a.Store, PublicURL: a.cfg.PublicURL,
 			AllowInsecureTenants: cfg.AllowInsecureTenants, Logger: a.log.With("component", "api"),
-			Verify: a.verify,
+			Verify: a.verify, Access: access, Audit: audit.NewWriter(a.producer, 0),
+			TrustedProxies: cfg.People.TrustedProxies,
 		})
 		if err != nil {
 			return nil, err
@@ -297,6 +311,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		con, err := console.New(console.Config{
 			Token: tok, Brokers: a.Brokers, Producer: a.producer,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
+			OIDC: a.oidcConfig(), SecureCookies: cfg.People.SecureCookies,
 		})
 		if err != nil {
 			return nil, err
