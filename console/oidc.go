@@ -316,4 +316,3 @@ func cmpOr(vs ...string) string {
 	}
 	return ""
 }
-
