@@ -122,9 +122,10 @@ func (t *Throttle) Succeed(client string) {
 	delete(t.clients, client)
 }
 
-// evict forgets clients whose failures are old, then, if still full, the
-// half with the oldest last failure... approximated by dropping every
-// client not currently waiting. Called with mu held.
+// evict makes room: it forgets clients whose failures are old or who are
+// not waiting now, then, if still full, arbitrary others (an attacker
+// with that many addresses gains little from being forgotten). Called
+// with mu held.
 func (t *Throttle) evict(now time.Time) {
 	for k, s := range t.clients {
 		if now.Sub(s.last) >= t.cfg.Forget || !now.Before(s.until) {
