@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -82,6 +83,12 @@ type env struct {
 // brokers may be nil for tests that never Run the read model.
 func newEnv(t *testing.T, brokers []string, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvAt(t, "", mod, brokers...)
+}
+
+// newEnvAt is newEnv listening on addr ("" for any free port).
+func newEnvAt(t *testing.T, addr string, mod func(*Config), brokers ...string) *env {
+	t.Helper()
 	if brokers == nil {
 		brokers = []string{"127.0.0.1:1"}
 	}
@@ -104,7 +111,16 @@ func newEnv(t *testing.T, brokers []string, mod func(*Config)) *env {
 	mux := http.NewServeMux()
 	a.Register(mux)
 	con.Register(mux, a)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if addr != "" {
+		srv.Listener.Close()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, con: con, clock: clk}
 }
