@@ -64,6 +64,7 @@ type runFlags struct {
 
 	triage    triageFlags
 	responder responder.Settings
+	people    peopleFlags
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
@@ -80,6 +81,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	f.people.register(fs)
 }
 
 // registerResponse adds the triage and responder flags, for the targets
@@ -161,6 +163,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		MaxBody:               f.maxBody,
 		AckTimeout:            f.ackTimeout,
 		AllowInsecureTenants:  f.allowInsecure,
+		People:                f.people.config(),
 		Logger:                log,
 	}
 }
