@@ -146,13 +146,15 @@ func (c *Console) streamAlerts(w http.ResponseWriter, r *http.Request) {
 	c.watchShutdown(r)
 	ch, cancel := c.alerts.Subscribe()
 	defer cancel()
+	ach, acancel := c.audits.subscribe()
+	defer acancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func() bool {
-		_, err := fmt.Fprintf(w, "event: alerts\ndata: {\"seq\":%d}\n\n", c.alerts.Seq())
+		_, err := fmt.Fprintf(w, "event: alerts\ndata: {\"seq\":%d}\n\n", c.alerts.Seq()+c.audits.Seq())
 		return err == nil && rc.Flush() == nil
 	}
 	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil || !send() {
@@ -175,6 +177,10 @@ func (c *Console) streamAlerts(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ch:
+			if !send() {
+				return
+			}
+		case <-ach:
 			if !send() {
 				return
 			}

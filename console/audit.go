@@ -25,10 +25,33 @@ type auditIndex struct {
 	by    map[string][]json.RawMessage // "alert/<id>" or "action/<id>"
 	order []string                     // subjects, oldest first, for eviction
 	seen  map[string]bool              // event ids (replays)
+	seq   uint64
+	subs  map[chan struct{}]bool
 }
 
 func newAuditIndex() *auditIndex {
-	return &auditIndex{by: map[string][]json.RawMessage{}, seen: map[string]bool{}}
+	return &auditIndex{by: map[string][]json.RawMessage{}, seen: map[string]bool{}, subs: map[chan struct{}]bool{}}
+}
+
+// subscribe returns a channel that receives (coalesced) after each indexed
+// event, and its cancel.
+func (x *auditIndex) subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	x.mu.Lock()
+	x.subs[ch] = true
+	x.mu.Unlock()
+	return ch, func() {
+		x.mu.Lock()
+		delete(x.subs, ch)
+		x.mu.Unlock()
+	}
+}
+
+// Seq counts the events indexed.
+func (x *auditIndex) Seq() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.seq
 }
 
 // apply indexes one record value; it reports false for a value that is not
@@ -65,6 +88,13 @@ func (x *auditIndex) apply(v []byte) bool {
 			evs = evs[len(evs)-maxAuditPerSubject:]
 		}
 		x.by[s] = evs
+	}
+	x.seq++
+	for ch := range x.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 	for len(x.order) > maxAuditSubjects {
 		old := x.order[0]

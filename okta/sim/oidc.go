@@ -320,7 +320,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	page := func(status int, msg, user string) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+		// form-action also governs the redirect that follows the POST.
+		origin := redirect
+		if u, err := url.Parse(redirect); err == nil {
+			origin = u.Scheme + "://" + u.Host
+		}
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self' "+origin+"; frame-ancestors 'none'")
 		w.WriteHeader(status)
 		_ = signInPage.Execute(w, map[string]any{"Params": params, "Error": msg, "Username": user})
 	}
