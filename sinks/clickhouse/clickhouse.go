@@ -226,7 +226,10 @@ func (s *Sink) Write(ctx context.Context, b *sinks.Batch) error {
 	if err := insertAll(ctx, s, sinks.TableActions, actionColumns, b.Actions, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
 		return err
 	}
-	return insertAll(ctx, s, sinks.TableTriageRuns, triageColumns, b.TriageRuns, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+	if err := insertAll(ctx, s, sinks.TableTriageRuns, triageColumns, b.TriageRuns, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
+		return err
+	}
+	return insertAll(ctx, s, sinks.TableAudit, auditColumns, b.Audit, func(r *sinks.AuditRow) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
 }
 
 // insertAll splits rows into up to InsertConcurrency blocks of at least
