@@ -211,7 +211,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
+	if created && usesMasterKey(target) {
 		a.log.Warn("generated a master key; back it up, and give every replica the same one via CLARION_MASTER_KEY", "path", keyPath)
 	}
 	a.Key = key

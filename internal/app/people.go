@@ -107,3 +107,11 @@ func (a *App) warnPublicURL() {
 
 // MetricsAddr is the address of the separate metrics listener ("" without).
 func (a *App) MetricsAddr() string { return a.cfg.People.MetricsAddr }
+
+// usesMasterKey reports whether target opens sealed secrets or checks hook
+// secrets: the processor and the sink never do, so Kubernetes gives them
+// no master key (deploy/kubernetes) and they do not warn about a
+// generated one.
+func usesMasterKey(target string) bool {
+	return target != TargetProcessor && target != TargetSink
+}
