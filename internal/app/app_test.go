@@ -223,7 +223,7 @@ func TestCreateIntegrationValidation(t *testing.T) {
 	}
 	// An oversized body is refused.
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(append([]byte(`{"name":"`), bytes.Repeat([]byte("a"), 2<<20)...)))
-	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -3,14 +3,21 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/clarion-itdr/clarion/internal/api"
+	"github.com/clarion-itdr/clarion/internal/audit"
+	"github.com/clarion-itdr/clarion/internal/bus"
 )
 
 // issueToken issues a service token of role with the admin token.
@@ -190,5 +197,83 @@ func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 			t.Fatal("the other replica still accepts the signed-out session")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// from returns a client whose connections come from the loopback address ip
+// (all of 127.0.0.0/8 is local on Linux), so the server sees another peer.
+func from(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestLoginBruteForcePerClient: one address guessing the admin token is
+// throttled (sign-ins and bearer tokens alike) with a growing wait, while
+// another address signs in at once; the failures are audited.
+func TestLoginBruteForcePerClient(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, Config{DataDir: t.TempDir(), AdminToken: testAdminToken}, TargetAll)
+	port := a.ln.Addr().(*net.TCPAddr).Port
+	url := func(ip, path string) string { return "http://" + net.JoinHostPort(ip, strconv.Itoa(port)) + path }
+	attacker, user := from("127.0.0.2"), from("127.0.0.3")
+	login := func(cl *http.Client, ip, tok string) (int, string) {
+		t.Helper()
+		resp, err := cl.Post(url(ip, "/console/login"), "application/json", strings.NewReader(`{"token":"`+tok+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	codes := map[int]int{}
+	for i := range 30 {
+		code, _ := login(attacker, "127.0.0.1", fmt.Sprintf("guess-%02d-%s", i, strings.Repeat("x", 20)))
+		codes[code]++
+	}
+	if codes[401] != 5 || codes[429] != 25 {
+		t.Fatalf("30 guesses from one address: %v, want 5 refused then 25 throttled", codes)
+	}
+	if code, retry := login(attacker, "127.0.0.1", testAdminToken); code != 429 || retry == "" {
+		t.Fatalf("the right token from the throttled address: %d (Retry-After %q)", code, retry)
+	}
+	req, _ := http.NewRequest("GET", url("127.0.0.1", "/api/integrations"), nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if resp, err := attacker.Do(req); err != nil || resp.StatusCode != 429 {
+		t.Fatalf("bearer from the throttled address: %v %v", resp, err)
+	}
+	// Another client is not locked out.
+	if code, _ := login(user, "127.0.0.1", testAdminToken); code != 200 {
+		t.Fatalf("another address signing in: %d", code)
+	}
+	req, _ = http.NewRequest("GET", url("127.0.0.1", "/api/integrations"), nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if resp, err := user.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("bearer from another address: %v %v", resp, err)
+	}
+	// The refused attempts are on clarion.audit with the attacker's address.
+	cl, err := bus.NewClient(a.Brokers, nil, kgo.ConsumeTopics(audit.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	failed, ok := 0, 0
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for (failed < 5 || ok < 1) && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			ev, err := audit.Parse(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case ev.Action == audit.ActionSignInFailed && ev.Remote == "127.0.0.2":
+				failed++
+			case ev.Action == audit.ActionSignIn && ev.Remote == "127.0.0.3" && ev.Actor.ID == "admin-token":
+				ok++
+			}
+		})
+	}
+	if failed != 5 || ok != 1 {
+		t.Fatalf("audit: %d failed sign-ins from the attacker, %d sign-ins", failed, ok)
 	}
 }
