@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -275,5 +277,51 @@ func TestLoginBruteForcePerClient(t *testing.T) {
 	}
 	if failed != 5 || ok != 1 {
 		t.Fatalf("audit: %d failed sign-ins from the attacker, %d sign-ins", failed, ok)
+	}
+}
+
+// TestMetricsOnTheirOwnListener: with MetricsAddr, /metrics leaves the
+// public listener (its labels name integrations).
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	a, _ := start(t, Config{DataDir: t.TempDir(), AdminToken: testAdminToken, People: People{MetricsAddr: addr}}, TargetAll)
+	if code := status(t, "GET", "http://"+a.Addr()+"/metrics", ""); code != 404 {
+		t.Fatalf("/metrics on the public listener: %d", code)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "go_goroutines") {
+		t.Fatalf("/metrics on the metrics listener: %d", resp.StatusCode)
+	}
+}
+
+// TestPublicURLWarnings: a plain-http or loopback public URL is warned
+// about at start; https is not.
+func TestPublicURLWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"http://127.0.0.1:8080", "loopback"},
+		{"http://localhost:8080", "loopback"},
+		{"http://clarion.example.com", "plain http"},
+		{"https://clarion.example.com", ""},
+	} {
+		var buf bytes.Buffer
+		a := &App{cfg: Config{PublicURL: tc.url}, log: slog.New(slog.NewTextHandler(&buf, nil))}
+		a.warnPublicURL()
+		if got := buf.String(); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q", tc.url, got)
+		}
 	}
 }
