@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,19 @@ func TestAuditTable(t *testing.T) {
 	}
 	if details != `{"feedback":"confirm_compromised","note":"called them"}` {
 		t.Fatalf("details %s", details)
+	}
+	// The example queries of docs/security.md run on this server.
+	for _, q := range []string{
+		`SELECT at, actor_name, actor_email, actor_role, action, target_id, remote
+FROM clarion.audit FINAL
+WHERE action IN ('approve', 'reject') ORDER BY at DESC LIMIT 50`,
+		`SELECT remote, count() AS failures FROM clarion.audit FINAL
+WHERE action = 'sign_in_failed' AND at > now() - 86400 GROUP BY remote ORDER BY failures DESC`,
+	} {
+		rows, err := conn.Query(context.Background(), strings.ReplaceAll(q, "clarion.", db+"."))
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		rows.Close()
 	}
 }
