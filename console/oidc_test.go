@@ -224,3 +224,37 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 		t.Fatalf("signed in: %d", sc)
 	}
 }
+
+func TestRoleOfGroups(t *testing.T) {
+	t.Parallel()
+	o := &OIDCConfig{Groups: map[api.Role][]string{
+		api.RoleViewer: {"Everyone"}, api.RoleAnalyst: {"SOC"}, api.RoleApprover: {"SOC Leads"}, api.RoleAdmin: {"Clarion Admins"},
+	}}
+	for _, tc := range []struct {
+		groups []string
+		want   api.Role
+	}{
+		{nil, api.RoleNone},
+		{[]string{"Sales"}, api.RoleNone},
+		{[]string{"Everyone"}, api.RoleViewer},
+		{[]string{"Everyone", "SOC"}, api.RoleAnalyst},
+		{[]string{"SOC Leads", "Everyone"}, api.RoleApprover},
+		{[]string{"soc leads"}, api.RoleNone}, // exact names only
+		{[]string{"Clarion Admins", "SOC"}, api.RoleAdmin},
+	} {
+		if got := o.RoleOf(tc.groups); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.groups, got, tc.want)
+		}
+	}
+	for _, bad := range []OIDCConfig{
+		{ClientID: "c", RedirectURL: "r", Groups: o.Groups},
+		{Issuer: "i", RedirectURL: "r", Groups: o.Groups},
+		{Issuer: "i", ClientID: "c", Groups: o.Groups},
+		{Issuer: "i", ClientID: "c", RedirectURL: "r"},
+		{Issuer: "i", ClientID: "c", RedirectURL: "r", Groups: map[api.Role][]string{api.Role(9): {"x"}}},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validates", bad)
+		}
+	}
+}

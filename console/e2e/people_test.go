@@ -150,6 +150,39 @@ func TestSignInRolesUI(t *testing.T) {
 	br.run("scroll to audit", chromedp.ScrollIntoView(css("#alert-audit")))
 	shot(t, br.ctx, shots, "12-approved-audit")
 
+	// The approver issues a personal analyst token: shown once, acting as
+	// the approver with the analyst role, until revoked in the page.
+	br.run("issue token", chromedp.Navigate(base+"/#/tokens"), chromedp.WaitVisible(css("#token-form")),
+		chromedp.SendKeys(css("#tok-name"), "laptop"), chromedp.SetValue(css("#tok-role"), "analyst"),
+		chromedp.Click(css("#token-form button[type=submit]")), poll(`document.querySelector('#tok-secret').value.startsWith('clarion_')`),
+		chromedp.WaitVisible(css(`#tokens-body tr[data-token] button[data-revoke]`)))
+	assertLabels(t, br.ctx, "#view-tokens")
+	shot(t, br.ctx, shots, "12b-token-issued")
+	secret, err := chromedp.Run(br.ctx, chromedp.Value(css("#tok-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := func() (int, api.Principal) {
+		req, _ := http.NewRequest("GET", base+"/api/me", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p api.Principal
+		json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	if code, p := me(); code != 200 || p.ID != orgSrv.URL+"#"+approver.ID || p.RoleName != "analyst" || p.Via != api.ViaAPIToken {
+		t.Fatalf("the personal token: %d %+v", code, p)
+	}
+	br.run("revoke token", chromedp.Click(css(`#tokens-body button[data-revoke]`)),
+		poll(`!document.querySelector('#tokens-body button[data-revoke]')`))
+	if code, _ := me(); code != 401 {
+		t.Fatalf("the revoked token: %d", code)
+	}
+
 	// 2. The analyst: no Approve button, and the API refuses.
 	br.run("sign out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#sso-link")))
 	signIn("analyst", analyst)

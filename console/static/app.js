@@ -105,6 +105,7 @@
     if (!csrf) { show('login'); return; }
     const h = location.hash.replace(/^#\//, '');
     const [page, id] = h.split('/');
+    if (page !== 'tokens') { $('#tok-secret').value = ''; $('#tok-issued').hidden = true; }
     if (page !== 'wizard') {
       stopHookTimer();
       $('#out-secret').value = ''; // shown once: gone once the admin leaves the wizard
@@ -114,6 +115,7 @@
     switch (page) {
       case 'wizard': showWizard(); break;
       case 'integrations': show('integrations'); loadIntegrations(); break;
+      case 'tokens': show('tokens'); loadTokens(); break;
       case 'alert': show('alert'); loadAlert(decodeURIComponent(id || '')); break;
       default: show('alerts'); loadAlerts();
     }
@@ -523,6 +525,44 @@
           el('td', {}, ...result), cell);
       }))));
   }
+  // ---- API tokens ----
+  async function loadTokens() {
+    $('#tok-kind').querySelector('option[value="service"]').disabled = !can('admin');
+    for (const o of $$('#tok-role option')) o.disabled = !can(o.value);
+    let res;
+    try { res = await call('GET', '/api/tokens'); } catch (e) { banner('Could not load the tokens: ' + e.message, 'error'); return; }
+    const body = $('#tokens-body');
+    body.replaceChildren(...(res.tokens || []).map((tk) => {
+      const cell = el('td', { class: 'buttons' });
+      const live = !tk.revoked_at && new Date(tk.expires_at) > new Date();
+      if (live) {
+        const b = el('button', { type: 'button', 'data-revoke': tk.id, text: 'Revoke', 'aria-label': 'Revoke token ' + tk.name });
+        b.addEventListener('click', async () => {
+          b.disabled = true;
+          try { await call('DELETE', '/api/tokens/' + encodeURIComponent(tk.id)); loadTokens(); } catch (e) { b.disabled = false; banner('Could not revoke: ' + e.message, 'error'); }
+        });
+        cell.append(b);
+      }
+      return el('tr', { 'data-token': tk.id },
+        el('td', { text: tk.name }), el('td', { text: tk.kind }), el('td', { text: tk.role }), el('td', { text: tk.owner_name }),
+        el('td', { text: fmtTime(tk.created_at) }), el('td', { text: fmtTime(tk.expires_at) }),
+        el('td', { text: tk.revoked_at ? 'revoked ' + fmtTime(tk.revoked_at) : live ? 'active' : 'expired' }), cell);
+    }));
+  }
+  $('#token-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = $('#tok-error'); err.hidden = true;
+    try {
+      const out = await call('POST', '/api/tokens', { name: $('#tok-name').value, kind: $('#tok-kind').value, role: $('#tok-role').value, ttl_seconds: Number($('#tok-days').value) * 86400 });
+      $('#tok-secret').value = out.secret;
+      $('#tok-issued').hidden = false;
+      $('#tok-name').value = '';
+      loadTokens();
+    } catch (e) {
+      err.textContent = e.message; err.hidden = false;
+    }
+  });
+
   // ---- audit ----
   const auditNames = { verdict: 'Verdict', approve: 'Approved', reject: 'Rejected' };
   function renderAudit(events, actions) {
