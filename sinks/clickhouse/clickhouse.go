@@ -20,6 +20,7 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,13 @@ type Config struct {
 	Addr string
 	// Username and Password for ClickHouse. Default user "default", no password.
 	Username, Password string
+	// TLS on the native protocol (the secure port, 9440; ClickHouse Cloud).
+	// Zero: plain TCP.
+	TLS TLS
+	// Cluster, when set, migrates with ON CLUSTER DDL (Replicated tables
+	// behind Distributed ones, schemas.Options.Cluster) and inserts into
+	// the Distributed tables. ClickHouse 22.3 and later. Default "".
+	Cluster string
 	// Database holds the tables. Default "clarion".
 	Database string
 	// Group is the Kafka consumer group. Default "clarion-sink-clickhouse".
@@ -95,6 +103,7 @@ type Sink struct {
 	consumer *sinks.Consumer
 	conn     driver.Conn
 	modern   bool
+	tls      *tls.Config
 }
 
 // New checks cfg and returns a Sink. It does not connect: Run does, and
@@ -132,10 +141,16 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Username == "" {
 		cfg.Username = "default"
 	}
-	if _, err := schemas.Render(schemas.Options{Database: cfg.Database, Retention: cfg.Retention}); err != nil {
+	// The dialect is the server's, known only at Run; a cluster needs the
+	// modern one, so check the rest with it.
+	if _, err := schemas.NewPlan(schemas.Options{Database: cfg.Database, Retention: cfg.Retention, Cluster: cfg.Cluster, Dialect: schemas.Dialect{Modern: cfg.Cluster != ""}}); err != nil {
 		return nil, fmt.Errorf("clickhouse sink: %w", err)
 	}
-	s := &Sink{cfg: cfg, log: cfg.Logger.With("sink", "clickhouse")}
+	tlsConf, err := cfg.TLS.Config(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink: %w", err)
+	}
+	s := &Sink{cfg: cfg, log: cfg.Logger.With("sink", "clickhouse"), tls: tlsConf}
 	c, err := sinks.NewConsumer(sinks.ConsumerConfig{
 		Name:          "clickhouse",
 		Brokers:       cfg.Brokers,
@@ -175,6 +190,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		MaxIdleConns:    s.cfg.InsertConcurrency + 1,
 		ConnMaxLifetime: time.Hour,
 		Compression:     comp,
+		TLS:             s.tls,
 	})
 	if err != nil {
 		return fmt.Errorf("clickhouse sink: %w", err)
@@ -185,11 +201,11 @@ func (s *Sink) Run(ctx context.Context) error {
 	backoff := 200 * time.Millisecond
 	for {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := schemas.Migrate(mctx, conn, schemas.Options{Database: s.cfg.Database, Retention: s.cfg.Retention})
+		res, err := schemas.Migrate(mctx, conn, schemas.Options{Database: s.cfg.Database, Retention: s.cfg.Retention, Cluster: s.cfg.Cluster})
 		cancel()
 		if err == nil {
 			s.modern = res.Dialect.Modern
-			s.log.Info("schema ready", "server", res.Server.String(), "modern", res.Dialect.Modern, "applied", res.Applied, "database", s.cfg.Database)
+			s.log.Info("schema ready", "server", res.Server.String(), "modern", res.Dialect.Modern, "applied", res.Applied, "database", s.cfg.Database, "tls", s.tls != nil, "cluster", s.cfg.Cluster)
 			break
 		}
 		if ctx.Err() != nil {
