@@ -122,6 +122,21 @@ func (c *Chdb) Query(sql, format string) (string, error) {
 	return c.read()
 }
 
+// DuckDB runs sql in an in-memory DuckDB in the same Python process and
+// returns its rows as a JSON array of arrays.
+func (c *Chdb) DuckDB(sql string) (string, error) {
+	req, err := json.Marshal(map[string]string{"sql": sql, "engine": "duckdb"})
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.in.Write(append(req, '\n')); err != nil {
+		return "", fmt.Errorf("duckdb: send: %w", err)
+	}
+	return c.read()
+}
+
 // Exec runs a statement whose output is not needed.
 func (c *Chdb) Exec(sql string) error {
 	_, err := c.Query(sql, "TSV")

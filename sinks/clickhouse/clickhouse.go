@@ -31,6 +31,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	chproto "github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -230,19 +231,47 @@ func (s *Sink) Run(ctx context.Context) error {
 func (s *Sink) Write(ctx context.Context, b *sinks.Batch) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
 	defer cancel()
-	if err := insertAll(ctx, s, sinks.TableEvents, eventColumns, b.Events, func(r *ev) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	for _, t := range tables {
+		if err := t.insert(ctx, s, b); err != nil {
+			return err
+		}
 	}
-	if err := insertAll(ctx, s, sinks.TableAnomalies, anomalyColumns, b.Anomalies, func(r *an) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	return nil
+}
+
+// table is one table the sink writes: which rows of a batch go there,
+// with which columns.
+type table struct {
+	name    string
+	columns []string
+	rows    func(*sinks.Batch) int
+	insert  func(context.Context, *Sink, *sinks.Batch) error
+	block   func(b *sinks.Batch, modern bool) (*chproto.Block, error)
+}
+
+func newTable[T any](name string, cols []column[T], rows func(*sinks.Batch) []T, meta func(*T) (int32, int64)) table {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
 	}
-	if err := insertAll(ctx, s, sinks.TableAlerts, alertColumns, b.Alerts, func(r *al) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	return table{
+		name:    name,
+		columns: names,
+		rows:    func(b *sinks.Batch) int { return len(rows(b)) },
+		insert: func(ctx context.Context, s *Sink, b *sinks.Batch) error {
+			return insertAll(ctx, s, name, cols, rows(b), meta)
+		},
+		block: func(b *sinks.Batch, modern bool) (*chproto.Block, error) { return nativeBlock(cols, rows(b), modern) },
 	}
-	if err := insertAll(ctx, s, sinks.TableActions, actionColumns, b.Actions, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
-	}
-	return insertAll(ctx, s, sinks.TableTriageRuns, triageColumns, b.TriageRuns, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+}
+
+// tables is every table the sink writes, in the order Write inserts.
+var tables = []table{
+	newTable(sinks.TableEvents, eventColumns, func(b *sinks.Batch) []ev { return b.Events }, func(r *ev) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableAnomalies, anomalyColumns, func(b *sinks.Batch) []an { return b.Anomalies }, func(r *an) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableAlerts, alertColumns, func(b *sinks.Batch) []al { return b.Alerts }, func(r *al) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableActions, actionColumns, func(b *sinks.Batch) []ac { return b.Actions }, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableTriageRuns, triageColumns, func(b *sinks.Batch) []tr { return b.TriageRuns }, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
 }
 
 // insertAll splits rows into up to InsertConcurrency blocks of at least
