@@ -76,3 +76,59 @@ func TestModernDDLOnCurrentEngine(t *testing.T) {
 		t.Errorf("okta_events skip indexes: %q", out)
 	}
 }
+
+// TestClusterDDLOnCurrentEngine runs what of the ON CLUSTER plan one node
+// of ClickHouse 26.9 (chdb) can run: a one-shard cluster and the {shard}
+// and {replica} macros configured, ClickHouse's in-memory TestKeeper as
+// Keeper. Executed, with ON CLUSTER removed (chdb has no distributed DDL
+// queue): every CREATE (schema_migrations and the <table>_local tables
+// Replicated, the Distributed tables over them) and the ALTERs of the
+// Distributed tables. Not executed: ON CLUSTER itself, the ALTERs of the
+// Replicated tables (read-only without a real Keeper connection), and any
+// insert or query through the cluster. docs/storage.md says the same.
+func TestClusterDDLOnCurrentEngine(t *testing.T) {
+	t.Parallel()
+	const cluster = "clarion_cluster"
+	c := schemastest.OpenChdbConfig(t, `<clickhouse>
+  <zookeeper><implementation>testkeeper</implementation></zookeeper>
+  <macros><shard>01</shard><replica>r1</replica></macros>
+  <remote_servers><`+cluster+`><shard><replica><host>localhost</host><port>9000</port></replica></shard></`+cluster+`></remote_servers>
+</clickhouse>`)
+	plan, err := schemas.NewPlan(schemas.Options{Database: "soc", Retention: 30 * 24 * time.Hour, Dialect: schemas.Dialect{Modern: true}, Cluster: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, skipped := 0, 0
+	exec := func(s string) {
+		local := strings.Replace(s, " ON CLUSTER "+cluster, "", 1)
+		if strings.HasPrefix(local, "ALTER TABLE soc.") && strings.Contains(strings.SplitN(local, " ", 4)[2], "_local") {
+			skipped++
+			return
+		}
+		if err := c.Exec(local); err != nil {
+			t.Fatalf("%s: %v\n%s", c.Version, err, local)
+		}
+		ran++
+	}
+	for _, s := range plan.Setup {
+		exec(s)
+	}
+	for _, m := range plan.Migrations {
+		for _, s := range m.Statements {
+			exec(s)
+		}
+	}
+	for _, table := range plan.Tables() {
+		out, err := c.Query("SELECT name, engine FROM system.tables WHERE database = 'soc' AND name IN ('"+table+"', '"+table+"_local') ORDER BY name", "TSVRaw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out, table+"\tDistributed\n"+table+"_local\tReplicated") {
+			t.Errorf("%s: %q", table, out)
+		}
+	}
+	if n := c.Count(t, "SELECT count() FROM system.replicas WHERE database = 'soc' AND zookeeper_path LIKE '/clickhouse/tables/01/soc/%_local'"); n != uint64(len(plan.Tables())) {
+		t.Errorf("%d replicated tables at /clickhouse/tables/01/soc/..., want %d", n, len(plan.Tables()))
+	}
+	t.Logf("cluster plan on %s with TestKeeper: %d statements ran without ON CLUSTER, %d ALTERs of Replicated tables not run", c.Version, ran, skipped)
+}

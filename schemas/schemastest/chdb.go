@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,6 +51,20 @@ var codeRE = regexp.MustCompile(`Code: (\d+)\.`)
 // skipping (or, under CI, failing) the test when EnvChdb is not set.
 func OpenChdb(t testing.TB) *Chdb {
 	t.Helper()
+	return openChdb(t, "")
+}
+
+// OpenChdbConfig is OpenChdb with a server configuration (XML, e.g.
+// macros, remote_servers, an in-memory TestKeeper). Such a session may not
+// stop by itself (Keeper threads), so its process is killed at the end of
+// the test rather than waited for.
+func OpenChdbConfig(t testing.TB, configXML string) *Chdb {
+	t.Helper()
+	return openChdb(t, configXML)
+}
+
+func openChdb(t testing.TB, configXML string) *Chdb {
+	t.Helper()
 	py := os.Getenv(EnvChdb)
 	if py == "" {
 		if os.Getenv("CI") != "" {
@@ -57,7 +72,16 @@ func OpenChdb(t testing.TB) *Chdb {
 		}
 		t.Skipf("%s not set: skipping the current-ClickHouse (chdb) test; pip install chdb and set %s=python3", EnvChdb, EnvChdb)
 	}
-	cmd := exec.Command(py, "-c", chdbScript, t.TempDir())
+	dir := t.TempDir()
+	session := filepath.Join(dir, "data")
+	if configXML != "" {
+		f := filepath.Join(dir, "config.xml")
+		if err := os.WriteFile(f, []byte(configXML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		session += "?config-file=" + f
+	}
+	cmd := exec.Command(py, "-c", chdbScript, session)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -73,6 +97,11 @@ func OpenChdb(t testing.TB) *Chdb {
 	c := &Chdb{in: in, out: bufio.NewReaderSize(outPipe, 1<<20)}
 	t.Cleanup(func() {
 		_ = in.Close()
+		if configXML != "" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return
+		}
 		if err := cmd.Wait(); err != nil {
 			t.Logf("chdb process: %v", err)
 		}
