@@ -365,6 +365,48 @@ func TestInsertCollapses(t *testing.T) {
 	}
 }
 
+// TestDedupTokenOnCurrentEngine: the insert_deduplication_token the sink
+// sends to current servers (with the tables' non_replicated_deduplication_window)
+// makes a retried insert of the same block a no-op on ClickHouse 26.9, and
+// a block with another token is stored. (18.16 has neither; the sink sends
+// no token there and relies on FINAL.)
+func TestDedupTokenOnCurrentEngine(t *testing.T) {
+	t.Parallel()
+	c := schemastest.OpenChdb(t)
+	recs := engineFixture(t, time.Now())
+	for i, r := range recs {
+		r.Partition, r.Offset = 0, int64(i)
+	}
+	b := batchOf(t, recs)
+	plan, err := schemas.NewPlan(schemas.Options{Database: "clarion", Dialect: schemas.Dialect{Modern: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(plan.Setup, plan.Migrations[0].Statements...) {
+		c.MustExec(t, s)
+	}
+	var buf bytes.Buffer
+	n, err := clickhouse.WriteNative(&buf, sinks.TableEvents, b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "events.native")
+	if err := os.WriteFile(f, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(token string) uint64 {
+		c.MustExec(t, "INSERT INTO clarion.okta_events ("+strings.Join(clickhouse.Tables()[sinks.TableEvents], ", ")+") SELECT * FROM file('"+f+
+			"', Native) SETTINGS optimize_on_insert = 0, insert_deduplication_token = '"+token+"'")
+		return c.Count(t, "SELECT count() FROM clarion.okta_events")
+	}
+	first := insert("clarion:okta_events:0@0-48")
+	retried := insert("clarion:okta_events:0@0-48")
+	other := insert("clarion:okta_events:0@49-97")
+	if first != uint64(n) || retried != first || other != 2*first {
+		t.Errorf("rows after insert, retry with the same token, another token: %d, %d, %d; want %d, %d, %d", first, retried, other, n, n, 2*n)
+	}
+}
+
 // readmeQuery is one SQL statement of a ```sql block of the README.
 type readmeQuery struct {
 	sql  string
