@@ -5,6 +5,10 @@
 # Idempotent; pinned so CI runs the versions docs/storage.md names.
 set -euo pipefail
 PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq python3 python3-pip >/dev/null
+fi
 if ! "$PY" -c 'import chdb, duckdb' >/dev/null 2>&1; then
 	if ! "$PY" -m pip --version >/dev/null 2>&1; then
 		export DEBIAN_FRONTEND=noninteractive

@@ -155,8 +155,9 @@ func loadChdb(t *testing.T, c *schemastest.Chdb, opts schemas.Options, b *sinks.
 	for _, table := range plan.Tables() {
 		cols, ok := loaders[table]
 		if !ok {
-			t.Errorf("the schema creates %s.%s but the ClickHouse sink writes no rows there: add the table to sinks/clickhouse "+
-				"(tables, with its columns) so the sink fills it and this test loads it; add its rows to engineFixture and batchOf", db, table)
+			t.Errorf("the schema creates %s.%s but nothing loads it here: if the ClickHouse sink writes it, add it to sinks/clickhouse "+
+				"(tables, with its columns) and its records to engineFixture and batchOf; if another component writes it, "+
+				"load the same rows into both engines before the queries run in TestEnginesAgree", db, table)
 			continue
 		}
 		f := filepath.Join(dir, table+".native")

@@ -97,6 +97,18 @@ func nativeType(v any, modern bool) (string, error) {
 		return "UInt32", nil
 	case []uint8:
 		return "UInt8", nil
+	case []uint16:
+		return "UInt16", nil
+	case []int64:
+		return "Int64", nil
+	case []int32:
+		return "Int32", nil
+	case []float32:
+		return "Float32", nil
+	case []bool:
+		return "Bool", nil
+	case [][]uint64:
+		return "Array(UInt64)", nil
 	}
 	return "", fmt.Errorf("no Native type for %T (add it to nativeType)", v)
 }
