@@ -34,6 +34,10 @@ if ! command -v clickhouse-server >/dev/null 2>&1 || ! command -v clickhouse-cli
 fi
 
 # Certificates, once.
+if ! command -v openssl >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq openssl >/dev/null
+fi
 if [ ! -s "$TLS_DIR/server.crt" ]; then
 	mkdir -p "$TLS_DIR"
 	(
