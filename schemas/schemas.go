@@ -16,6 +16,12 @@
 // running Migrate on every start is safe, also from several sinks at once.
 // Columns are only ever added, never renamed or dropped, so a sink of an
 // older release keeps working against a newer schema.
+//
+// NewPlan is everything Migrate runs, in order, for one server version;
+// `clarion schema` prints it (Plan.WriteTo). With Options.Cluster the plan
+// is ON CLUSTER DDL: Replicated <table>_local tables behind Distributed
+// <table> ones. docs/storage.md says which statements ran on which
+// ClickHouse versions.
 package schemas
 
 import (
