@@ -12,6 +12,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/internal/app"
 	"github.com/clarion-itdr/clarion/responder"
+	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 )
 
 // bindEnv gives every flag of cmd a CLARION_* environment equivalent
@@ -53,6 +54,8 @@ type runFlags struct {
 	chPassword    string
 	chDatabase    string
 	chCompression string
+	chTLS         clickhouse.TLS
+	chCluster     string
 	retention     time.Duration
 	lake          bool
 	lakeFlush     time.Duration
@@ -102,6 +105,11 @@ func (f *runFlags) registerSinks(fs *pflag.FlagSet) {
 	fs.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (prefer the environment variable)")
 	fs.StringVar(&f.chDatabase, "clickhouse-database", "clarion", "ClickHouse database")
 	fs.StringVar(&f.chCompression, "clickhouse-compression", "none", "native protocol compression: none, lz4 or zstd (use one across a WAN)")
+	fs.BoolVar(&f.chTLS.Enabled, "clickhouse-tls", false, "TLS to ClickHouse's secure native port (9440; ClickHouse Cloud), server certificate verified")
+	fs.StringVar(&f.chTLS.CAFile, "clickhouse-ca", "", "PEM CA bundle for the ClickHouse server certificate (implies --clickhouse-tls); default the system roots")
+	fs.StringVar(&f.chTLS.CertFile, "clickhouse-cert", "", "PEM client certificate for ClickHouse (optional, with --clickhouse-key)")
+	fs.StringVar(&f.chTLS.KeyFile, "clickhouse-key", "", "PEM key of --clickhouse-cert")
+	fs.StringVar(&f.chCluster, "clickhouse-cluster", "", "ClickHouse cluster: ON CLUSTER DDL, Replicated tables behind Distributed ones (22.3+); see clarion schema")
 	fs.DurationVar(&f.retention, "retention", 0, "keep ClickHouse rows this long (TTL on ClickHouse 22.3 and later, set when tables are created); 0 keeps them forever")
 	fs.BoolVar(&f.lake, "lake", true, "write the Parquet lake under <data-dir>/lake")
 	fs.DurationVar(&f.lakeFlush, "lake-flush-interval", 0, "Parquet flush interval: fewer, larger files when longer (0: 30s)")
@@ -153,6 +161,8 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		ClickHousePassword:    f.chPassword,
 		ClickHouseDatabase:    f.chDatabase,
 		ClickHouseCompression: f.chCompression,
+		ClickHouseTLS:         f.chTLS,
+		ClickHouseCluster:     f.chCluster,
 		Retention:             f.retention,
 		NoLake:                !f.lake,
 		LakeFlushInterval:     f.lakeFlush,

@@ -39,6 +39,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/responder"
+	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/triage"
 )
 
@@ -90,6 +91,10 @@ type Config struct {
 	// ClickHouseCompression configure the ClickHouse sink (defaults:
 	// "default", none, "clarion", "none").
 	ClickHouseUser, ClickHousePassword, ClickHouseDatabase, ClickHouseCompression string
+	// ClickHouseTLS is TLS on the native protocol (zero: plain) and
+	// ClickHouseCluster the cluster the schema is created ON (clickhouse.Config).
+	ClickHouseTLS     clickhouse.TLS
+	ClickHouseCluster string
 	// Retention is the TTL of ClickHouse rows on servers that have TTL,
 	// set when tables are created. Zero keeps rows forever.
 	Retention time.Duration

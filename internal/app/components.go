@@ -71,8 +71,8 @@ func (a *App) addComponents() error {
 				Brokers: a.Brokers, Addr: a.cfg.ClickHouse,
 				Username: a.cfg.ClickHouseUser, Password: a.cfg.ClickHousePassword,
 				Database: a.cfg.ClickHouseDatabase, Compression: a.cfg.ClickHouseCompression,
-				Retention: a.cfg.Retention,
-				Logger:    log.With("component", "sink-clickhouse"), Registerer: a.Registry,
+				Retention: a.cfg.Retention, TLS: a.cfg.ClickHouseTLS, Cluster: a.cfg.ClickHouseCluster,
+				Logger: log.With("component", "sink-clickhouse"), Registerer: a.Registry,
 			})
 			if err != nil {
 				return err
