@@ -118,6 +118,10 @@ func TestSignInRolesUI(t *testing.T) {
 	a.Register(mux)
 	con.Register(mux, a)
 	decisions.Register(a)
+	a.UseActions(func(id string) (api.ActionInfo, bool) {
+		act, ok := con.Alerts().Action(id)
+		return api.ActionInfo{AlertID: act.AlertID, IntegrationID: act.IntegrationID, Kind: act.Kind, UserID: act.User.ID, UserLogin: act.User.Login}, ok
+	})
 	srv.Start()
 	defer srv.Close()
 	rctx, stop := context.WithCancel(ctx)
@@ -222,7 +226,8 @@ func TestSignInRolesUI(t *testing.T) {
 		switch ev.Action {
 		case audit.ActionApprove:
 			approvals++
-			if ev.Actor.ID != orgSrv.URL+"#"+approver.ID || ev.Actor.Role != "approver" || ev.TargetID != suspend.ID {
+			if ev.Actor.ID != orgSrv.URL+"#"+approver.ID || ev.Actor.Role != "approver" || ev.TargetID != suspend.ID ||
+				ev.AlertID != "al-ppl" || ev.Details["kind"] != record.KindSuspendUser || ev.Details["user_login"] != "victim@example.com" {
 				t.Errorf("approval audited as %+v", ev)
 			}
 		case audit.ActionSignIn:

@@ -80,6 +80,7 @@ type API struct {
 	mux      *http.ServeMux
 	session  atomic.Pointer[SessionAuth]
 	throttle *Throttle
+	actions  atomic.Pointer[ActionLookup]
 
 	routesMu sync.Mutex
 	routes   []Route

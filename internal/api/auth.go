@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -93,15 +96,67 @@ func (a *API) audited(pattern string, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Keep a copy of the (bounded) body for the reason; the handler
+		// reads the same bytes.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is too large")
+				return
+			}
+			WriteError(w, http.StatusBadRequest, "bad_body", "the body could not be read")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		if rec.code/100 != 2 {
 			return
 		}
+		id := r.PathValue("id")
 		a.Audit(r, action, func(e *audit.Event) {
-			e.Target, e.TargetID = "action", r.PathValue("id")
+			e.Target, e.TargetID = "action", id
+			e.Details = map[string]string{}
+			var b struct {
+				Reason string `json:"reason"`
+			}
+			if json.Unmarshal(body, &b) == nil && strings.TrimSpace(b.Reason) != "" {
+				e.Details["reason"] = truncate(strings.TrimSpace(b.Reason), 1000)
+			}
+			if look := a.actions.Load(); look != nil {
+				if info, ok := (*look)(id); ok {
+					e.AlertID, e.IntegrationID = info.AlertID, info.IntegrationID
+					e.Details["kind"], e.Details["user_id"], e.Details["user_login"] = info.Kind, info.UserID, info.UserLogin
+				}
+			}
 		})
 	})
+}
+
+// ActionInfo is what an audit record of an approval names about the action.
+type ActionInfo struct {
+	AlertID, IntegrationID, Kind, UserID, UserLogin string
+}
+
+// ActionLookup finds a response action by id (the console's read model).
+type ActionLookup func(id string) (ActionInfo, bool)
+
+// UseActions lets approval and rejection records name the action's alert,
+// kind and user. Call it before the server starts.
+func (a *API) UseActions(look ActionLookup) {
+	if look == nil {
+		a.actions.Store(nil)
+		return
+	}
+	a.actions.Store(&look)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 type codeRecorder struct {

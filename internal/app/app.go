@@ -332,6 +332,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 			return nil, err
 		}
 		decisions.Register(a.API)
+		a.API.UseActions(actionLookup(con))
 		a.Add("console", con) // follows clarion.alerts, anomalies, triage and actions
 	}
 	if err := a.addComponents(); err != nil {

@@ -115,3 +115,15 @@ func (a *App) MetricsAddr() string { return a.cfg.People.MetricsAddr }
 func usesMasterKey(target string) bool {
 	return target != TargetProcessor && target != TargetSink
 }
+
+// actionLookup names an action's alert, kind and user for the audit
+// records of approvals, from the console's read model.
+func actionLookup(con *console.Console) api.ActionLookup {
+	return func(id string) (api.ActionInfo, bool) {
+		act, ok := con.Alerts().Action(id)
+		if !ok {
+			return api.ActionInfo{}, false
+		}
+		return api.ActionInfo{AlertID: act.AlertID, IntegrationID: act.IntegrationID, Kind: act.Kind, UserID: act.User.ID, UserLogin: act.User.Login}, true
+	}
+}
