@@ -44,7 +44,7 @@ type Signin struct {
 	ASN      uint32
 	Device   uint32 // hash of the device identity
 	ID       eventID
-	Flags    uint8 // sfSuccess | sfGeo | sfProxy | sfCarrier | sfIP4 | sfIP6
+	Flags    uint8 // sfSuccess | sfGeo | sfProxy | sfCarrier | sfIP4 | sfIP6 | sfCountry | sfRegion
 	Emitted  uint8 // bit per anomaly type already emitted for this sign-in
 }
 
@@ -55,6 +55,8 @@ const (
 	sfCarrier
 	sfIP4
 	sfIP6
+	sfCountry // a country-level fix (default point of the country)
+	sfRegion  // a region-level fix (no city)
 )
 
 func (s *Signin) ctx() Ctx {
@@ -95,7 +97,9 @@ func (s *Signin) sameIP(o *Signin) bool {
 func (s *Signin) success() bool { return s.Flags&sfSuccess != 0 }
 func (s *Signin) hasGeo() bool  { return s.Flags&sfGeo != 0 }
 
-// cellStat is a baseline cell with a decayed weight.
+// cellStat is a baseline cell with a decayed weight. In Cities, Cell 0
+// marks a country-level entry (Place = countryKey): it records a country,
+// never a place.
 type cellStat struct {
 	Cell     geo.Cell
 	Place    uint64  // placeKey: the named city (or region) for tenant counts
@@ -103,6 +107,7 @@ type cellStat struct {
 	W        float32 // decayed count at Last
 	First    uint32  // unix hours
 	Last     uint32  // unix hours
+	ASN      uint32  // the network of the place's sign-ins (Cities: part of its identity)
 }
 
 type keyStat struct {

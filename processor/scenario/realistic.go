@@ -166,11 +166,11 @@ var (
 	vpnIPs     = []string{"52.4.117.20", "52.4.117.21"}
 	proxyISP   = isp{"Zscaler, Inc.", 22616}
 	proxyNodes = []Place{
-		{"Chicago", "Illinois", "United States", 41.8781, -87.6298, 22616, "Zscaler, Inc.", "136.226.64."},
-		{"Frankfurt", "Hesse", "Germany", 50.1109, 8.6821, 22616, "Zscaler, Inc.", "165.225.72."},
-		{"Singapore", "Singapore", "Singapore", 1.3521, 103.8198, 22616, "Zscaler, Inc.", "165.225.112."},
-		{"Sydney", "New South Wales", "Australia", -33.8688, 151.2093, 22616, "Zscaler, Inc.", "165.225.114."},
-		{"Sao Paulo", "Sao Paulo", "Brazil", -23.5505, -46.6333, 22616, "Zscaler, Inc.", "165.225.216."},
+		{"Chicago", "Illinois", "United States", 41.8781, -87.6298, 22616, "Zscaler, Inc.", "136.226."},
+		{"Frankfurt", "Hesse", "Germany", 50.1109, 8.6821, 22616, "Zscaler, Inc.", "165.225."},
+		{"Singapore", "Singapore", "Singapore", 1.3521, 103.8198, 22616, "Zscaler, Inc.", "147.161."},
+		{"Sydney", "New South Wales", "Australia", -33.8688, 151.2093, 22616, "Zscaler, Inc.", "165.225."},
+		{"Sao Paulo", "Sao Paulo", "Brazil", -23.5505, -46.6333, 22616, "Zscaler, Inc.", "147.161."},
 	}
 )
 
@@ -281,7 +281,7 @@ func Realistic(cfg RealConfig) []Signin {
 		all = append(all, genUser(r, u, cfg)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].s.At.Before(all[j].s.At) })
-	label(all, users)
+	label(all)
 	out := make([]Signin, len(all))
 	for i := range all {
 		out[i] = all[i].s
@@ -309,7 +309,17 @@ func genUser(r *rand.Rand, u *realUser, cfg RealConfig) []truth {
 		return Signin{UserID: u.id, Login: u.login, At: at, Place: u.home.Place, IP: u.homeIP, Category: cat}
 	}
 	// emit adds a sign-in of the user at place p (zone z) with its artefacts.
+	// No sign-in while on a plane: earliest is when the traveller lands
+	// (2 h at the airport + distance at 800 km/h + 1 h to the hotel).
+	var earliest, last time.Time
+	flight := func(a, b city) time.Duration {
+		return 3*time.Hour + time.Duration(geo.DistanceKm(a.Lat, a.Lon, b.Lat, b.Lon)/800*float64(time.Hour))
+	}
 	emit := func(at time.Time, p city, onTrip bool, cat string) {
+		if at.Before(earliest) {
+			return
+		}
+		last = at
 		s := base(at, cat)
 		credible := true
 		where := p.Zone
@@ -401,9 +411,15 @@ func genUser(r *rand.Rand, u *realUser, cfg RealConfig) []truth {
 		case tp != nil && d.Equal(tp.from):
 			// Departure: a morning sign-in at home, then the flight.
 			emit(time.Date(local.Year(), local.Month(), local.Day(), u.ws, r.IntN(50), 0, 0, homeZone), u.home, false, CatTrip)
+			earliest = last.Add(flight(u.home, tp.dest))
 		case tp != nil && d.Equal(tp.to):
-			// Back home the next morning after the return flight.
-			emit(time.Date(local.Year(), local.Month(), local.Day(), u.we-1, r.IntN(50), 0, 0, homeZone), u.home, false, CatTrip)
+			// Back home after the return flight.
+			earliest = last.Add(flight(tp.dest, u.home))
+			at := time.Date(local.Year(), local.Month(), local.Day(), u.we-1, r.IntN(50), 0, 0, homeZone)
+			if at.Before(earliest) {
+				at = earliest.Add(time.Duration(r.IntN(60)) * time.Minute)
+			}
+			emit(at, u.home, false, CatTrip)
 		case weekend:
 			if u.weekend && r.Float64() < 0.5 && !onTrip {
 				emit(time.Date(local.Year(), local.Month(), local.Day(), 10+r.IntN(5), r.IntN(60), 0, 0, loc), p, false, CatBaseline)
@@ -439,7 +455,7 @@ func genUser(r *rand.Rand, u *realUser, cfg RealConfig) []truth {
 // (a day worker's credentials used at night).
 func attacks(r *rand.Rand, u *realUser, cfg RealConfig, own []truth) []truth {
 	x := r.Float64()
-	if x >= 0.3 {
+	if x >= 0.45 {
 		return nil
 	}
 	after := cfg.Start.AddDate(0, 0, 17+r.IntN(cfg.Days-22))
@@ -484,13 +500,13 @@ func attacks(r *rand.Rand, u *realUser, cfg RealConfig, own []truth) []truth {
 		return append(out, truth{s: s, where: a.Zone, credible: true, attacker: true, night: cat == CatAttackNight})
 	}
 	switch {
-	case x < 0.12:
+	case x < 0.22:
 		a, ok := farFromUser(4000, 0)
 		if !ok {
 			return nil
 		}
 		return mk(a, anchor.s.At.Add(time.Duration(15+r.IntN(45))*time.Minute), CatAttackTrav)
-	case x < 0.2:
+	case x < 0.32:
 		// Between two of the user's sign-ins at least 7 hours apart (a
 		// night), 800 to 3,500 km from every place the user uses.
 		for i := range own {
@@ -540,32 +556,52 @@ func isEgress(s Signin) bool {
 // in is common; travel needs more than 1000 km/h after 100 km of allowance
 // between credible neighbours (city-level, not an egress point); local
 // time is where the user (or the attacker) really is.
-func label(all []truth, users []*realUser) {
-	byID := map[string]*realUser{}
-	for _, u := range users {
-		byID[u.id] = u
-	}
-	cityUsers := map[string]map[string]bool{}
+func label(all []truth) {
+	// Tenant-common places as of a time: users whose first city-level
+	// sign-in at the city came before it, against the users with a
+	// successful sign-in before it.
+	cityFirst := map[string]map[string]time.Time{}
+	userFirst := map[string]time.Time{}
 	for i := range all {
 		s := all[i].s
-		if s.Failure || s.NoGeo || s.CountryFix {
+		if s.Failure {
+			continue
+		}
+		if _, ok := userFirst[s.UserID]; !ok {
+			userFirst[s.UserID] = s.At
+		}
+		if s.NoGeo || s.CountryFix {
 			continue
 		}
 		k := s.Place.City + "/" + s.Place.Country
-		if cityUsers[k] == nil {
-			cityUsers[k] = map[string]bool{}
+		if cityFirst[k] == nil {
+			cityFirst[k] = map[string]time.Time{}
 		}
-		cityUsers[k][s.UserID] = true
+		if _, ok := cityFirst[k][s.UserID]; !ok {
+			cityFirst[k][s.UserID] = s.At
+		}
 	}
-	need := max(3, int(math.Ceil(0.1*float64(len(users)))))
-	common := func(s Signin) bool { return len(cityUsers[s.Place.City+"/"+s.Place.Country]) >= need }
+	firsts := make([]time.Time, 0, len(userFirst))
+	for _, t := range userFirst {
+		firsts = append(firsts, t)
+	}
+	sort.Slice(firsts, func(i, j int) bool { return firsts[i].Before(firsts[j]) })
+	common := func(s Signin) bool {
+		n := 0
+		for _, t := range cityFirst[s.Place.City+"/"+s.Place.Country] {
+			if t.Before(s.At) {
+				n++
+			}
+		}
+		users := sort.Search(len(firsts), func(i int) bool { return !firsts[i].Before(s.At) })
+		return n >= max(3, int(math.Ceil(0.1*float64(users))))
+	}
 	perUser := map[string][]int{}
 	for i := range all {
 		all[i].credible = all[i].credible && !all[i].s.NoGeo && !all[i].s.CountryFix && !isEgress(all[i].s)
 		perUser[all[i].s.UserID] = append(perUser[all[i].s.UserID], i)
 	}
-	for id, idx := range perUser {
-		u := byID[id]
+	for _, idx := range perUser {
 		var first time.Time
 		succ := 0
 		// familiarBefore: a credible fix of the user within 100 km, before
@@ -648,7 +684,7 @@ func label(all []truth, users []*realUser) {
 					add(location, s)
 				}
 			}
-			if learnedTime && unusualHour(u, s.At.In(zoneOf(t.where))) {
+			if learnedTime && unusualHour(all, idx[:k], s.At.In(zoneOf(t.where))) {
 				exp = append(exp, hour)
 			}
 			for _, e := range exp {
@@ -658,16 +694,32 @@ func label(all []truth, users []*realUser) {
 	}
 }
 
-// unusualHour: the user's habits (weekday sign-ins in [ws, we), weekend
-// ones in [10, 15) for those who work weekends, on-call nights) leave no
-// sign-in within two hours of lt's hour on lt's kind of day.
-func unusualHour(u *realUser, lt time.Time) bool {
-	h := lt.Hour()
-	if u.oncall && (h >= 22 || h <= 5) {
+// unusualHour: the user's earlier successful sign-ins (prior, in the local
+// time where the user really was) have none within two hours of lt's hour
+// on lt's kind of day (weekdays pooled, weekends pooled); a history with
+// at least three night sign-ins (22:00 to 05:59) makes nights usual.
+func unusualHour(all []truth, prior []int, lt time.Time) bool {
+	weekend := func(t time.Time) bool { return t.Weekday() == time.Saturday || t.Weekday() == time.Sunday }
+	around, total, nights := 0, 0, 0
+	for _, j := range prior {
+		t := all[j]
+		if t.s.Failure {
+			continue
+		}
+		x := t.s.At.In(zoneOf(t.where))
+		total++
+		if h := x.Hour(); h >= 22 || h < 6 {
+			nights++
+		}
+		if weekend(x) != weekend(lt) {
+			continue
+		}
+		if d := (x.Hour() - lt.Hour() + 24) % 24; d <= 2 || d >= 22 {
+			around++
+		}
+	}
+	if h := lt.Hour(); (h >= 22 || h < 6) && nights >= 3 {
 		return false
 	}
-	if wd := lt.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		return !u.weekend || h < 8 || h > 16
-	}
-	return h < u.ws-2 || h > u.we+1
+	return total > 0 && around == 0
 }
