@@ -293,7 +293,9 @@ func (u *User) UnmarshalBinary(b []byte) error {
 	nc := d.count(maxRecent)
 	var ctxs [maxRecent]unique.Handle[Ctx]
 	for j := 0; j < int(nc) && d.err == nil; j++ {
-		ctxs[j] = unique.Make(Ctx{Place: Place{d.str(), d.str(), d.str()}, Agent: Agent{d.str(), d.str(), d.str()}, ISP: d.str()})
+		p := Place{d.str(), d.str(), d.str()}
+		a := Agent{d.str(), d.str(), d.str()}
+		ctxs[j] = makeCtx(p, a, d.str())
 	}
 	u.NRecent = d.count(maxRecent)
 	for i := 0; i < int(u.NRecent) && d.err == nil; i++ {

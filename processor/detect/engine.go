@@ -163,6 +163,7 @@ type tenant struct {
 	places map[uint64]int32
 	asns   map[uint32]int32
 	egress map[uint64]egressCount // ASN + place: users near and habitually far
+	known  int                    // how many of them are egress points (a fast path when none)
 }
 
 // Engine runs the detectors over users' states.
@@ -172,6 +173,9 @@ type Engine struct {
 	tenants  map[string]*tenant
 	cands    [2]travelCand
 	zones    map[uint32]*time.Location // zoneNear's memo
+
+	lastInteg string // the last tenant looked up (most batches are one tenant's)
+	lastT     *tenant
 }
 
 // NewEngine returns an engine with p (zero fields defaulted).
@@ -184,11 +188,15 @@ func NewEngine(p Params) *Engine {
 func (e *Engine) Params() Params { return e.p }
 
 func (e *Engine) tenant(integ string) *tenant {
+	if e.lastT != nil && integ == e.lastInteg {
+		return e.lastT
+	}
 	t := e.tenants[integ]
 	if t == nil {
 		t = &tenant{places: map[uint64]int32{}, asns: map[uint32]int32{}, egress: map[uint64]egressCount{}}
 		e.tenants[integ] = t
 	}
+	e.lastInteg, e.lastT = integ, t
 	return t
 }
 
@@ -386,11 +394,8 @@ func (e *Engine) signin(id eventID, t int64, ev *logevent.Event) Signin {
 	if isp == "" {
 		isp = ev.ASOrg
 	}
-	s.Ctx = unique.Make(Ctx{
-		Place: Place{clip(ev.City), clip(ev.State), clip(ev.Country)},
-		Agent: Agent{clip(ev.Browser), clip(ev.OS), clip(ev.DeviceType)},
-		ISP:   clip(isp),
-	})
+	s.Ctx = makeCtx(Place{clip(ev.City), clip(ev.State), clip(ev.Country)},
+		Agent{clip(ev.Browser), clip(ev.OS), clip(ev.DeviceType)}, clip(isp))
 	if ev.DeviceFingerprint != "" {
 		s.Device = fnv32("fp", ev.DeviceFingerprint)
 	} else if ev.Browser != "" || ev.OS != "" || ev.DeviceType != "" {
@@ -452,7 +457,7 @@ func (e *Engine) learned(u *User, t int64) bool {
 
 func (e *Engine) placeCommon(integ string, s *Signin) (float64, bool) {
 	t := e.tenant(integ)
-	return e.commonIn(t, t.places[placeKey(s.ctx().Place, s.Lat, s.Lon)])
+	return e.commonIn(t, t.places[s.placeKey()])
 }
 
 type travelCand struct {
@@ -847,10 +852,10 @@ func (e *Engine) learn(integ string, u *User, s *Signin, w *whereabouts, pub tim
 	case s.cityLevel() && w.egress != EgressDeclared:
 		// A place (learned egress points too: the tenant's egress counts
 		// are made of the users' places).
-		snap := snapBaseline(u)
-		pk := placeKey(s.ctx().Place, s.Lat, s.Lon)
+		pre := e.preChange(u)
+		pk := s.placeKey()
 		hadPlace := hasPlaceBefore(u.Cities[:u.NCities], pk)
-		added, evicted, c7 := e.observePlace(u, pk, s.ASN, s.Lat, s.Lon, h, false)
+		added, evicted, c7 := e.observePlace(u, pk, s.ASN, s.Lat, s.Lon, h, false, &pre)
 		if added && !hadPlace {
 			add(t.places, pk, 1)
 		}
@@ -863,16 +868,16 @@ func (e *Engine) learn(integ string, u *User, s *Signin, w *whereabouts, pub tim
 			observeCell(u.Regions[:], &u.NRegions, region, 0, s.Lat, s.Lon, h, e.halfLife)
 			e.inferZone(u, h, s.T)
 		}
-		e.reaccountEgress(t, u, &snap)
+		e.postChange(t, u, &pre)
 	case s.hasGeo() && s.Flags&(sfCountry|sfRegion) != 0 && w.egress == "" && s.ctx().Country != "":
 		// A country-level entry: the country is known, no place is.
-		snap := snapBaseline(u)
+		pre := e.preChange(u)
 		ck := countryKey(s.ctx().Country)
-		_, evicted, _ := e.observePlace(u, ck, 0, s.Lat, s.Lon, h, true)
+		_, evicted, _ := e.observePlace(u, ck, 0, s.Lat, s.Lon, h, true, &pre)
 		if evicted != nil && evicted.Cell != 0 && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
 			add(t.places, evicted.Place, -1)
 		}
-		e.reaccountEgress(t, u, &snap)
+		e.postChange(t, u, &pre)
 	}
 	if s.ASN != 0 {
 		added, ev, ok := observeKey(u.ASNs[:], &u.NASNs, s.ASN, h)
@@ -915,7 +920,9 @@ func (e *Engine) learn(integ string, u *User, s *Signin, w *whereabouts, pub tim
 //
 // It returns the res-7 cell of the sign-in: the merged place's cell when it
 // joined one (no H3 call on the hot path), else the new place's.
-func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, h uint32, country bool) (added bool, evicted *cellStat, cell geo.Cell) {
+//
+// ch records the change for the egress counts (see postChange).
+func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, h uint32, country bool, ch *change) (added bool, evicted *cellStat, cell geo.Cell) {
 	best, bd := -1, e.p.MergeKm
 	for i := 0; i < int(u.NCities); i++ {
 		ce := &u.Cities[i]
@@ -932,6 +939,7 @@ func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, 
 	}
 	if best >= 0 {
 		ce := &u.Cities[best]
+		ch.idx, ch.first, ch.last = best, ce.First, ce.Last
 		ce.W = decayed(ce.W, ce.Last, h, e.halfLife) + 1
 		if h > ce.Last {
 			ce.Last = h
@@ -948,6 +956,7 @@ func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, 
 	ne := cellStat{Cell: c, Place: pk, Lat: lat, Lon: lon, W: 1, First: h, Last: h, ASN: asn}
 	if int(u.NCities) < len(u.Cities) {
 		u.Cities[u.NCities] = ne
+		ch.idx, ch.appended = int(u.NCities), true
 		u.NCities++
 		return true, nil, c
 	}
@@ -959,6 +968,7 @@ func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, 
 	}
 	old := u.Cities[weak]
 	u.Cities[weak] = ne
+	ch.idx, ch.evicted = weak, old
 	return true, &old, c
 }
 

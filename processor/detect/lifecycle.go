@@ -218,7 +218,7 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 			*p.Lat >= -90 && *p.Lat <= 90 && *p.Lon >= -180 && *p.Lon <= 180 {
 			lat, lon := float32(*p.Lat), float32(*p.Lon)
 			best, bd := -1, e.p.MergeKm
-			snap := snapBaseline(u)
+			pre := e.preChange(u)
 			for i := 0; i < int(u.NCities); i++ {
 				if u.Cities[i].Cell == 0 {
 					continue
@@ -230,7 +230,7 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 			if best < 0 {
 				pk := placeKey(Place{}, lat, lon)
 				hadPlace := hasPlaceBefore(u.Cities[:u.NCities], pk)
-				added, evicted, _ := e.observePlace(u, pk, 0, lat, lon, h, false)
+				added, evicted, _ := e.observePlace(u, pk, 0, lat, lon, h, false, &pre)
 				if added && !hadPlace {
 					add(t.places, pk, 1)
 				}
@@ -250,10 +250,13 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 				} else {
 					c.W = w
 				}
+				if pre.idx < 0 {
+					pre.idx, pre.first, pre.last = best, c.First, c.Last
+				}
 				c.Last = max(c.Last, h)
 				changed = true
 			}
-			e.reaccountEgress(t, u, &snap)
+			e.postChange(t, u, &pre)
 		}
 		if p.ASN != 0 {
 			added, ev, ok := observeKey(u.ASNs[:], &u.NASNs, p.ASN, h)

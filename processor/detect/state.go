@@ -32,6 +32,27 @@ type Ctx struct {
 	Place
 	Agent
 	ISP string
+	// pk is placeKey of a named city (0 when the city is unknown), computed
+	// once when the context is made (see makeCtx).
+	pk uint64
+}
+
+// makeCtx interns a context with its place key.
+func makeCtx(p Place, a Agent, isp string) unique.Handle[Ctx] {
+	c := Ctx{Place: p, Agent: a, ISP: isp}
+	if p.City != "" {
+		c.pk = placeKey(p, 0, 0)
+	}
+	return unique.Make(c)
+}
+
+// placeKey returns the place key of s's city (0 when unknown).
+func (s *Signin) placeKey() uint64 {
+	var zero unique.Handle[Ctx]
+	if s.Ctx == zero {
+		return 0
+	}
+	return s.Ctx.Value().pk
 }
 
 // Signin is one remembered sign-in attempt.

@@ -127,10 +127,10 @@ func (e *Engine) egressOf(t *tenant, integ string, s *Signin) string {
 			}
 		}
 	}
-	if len(t.egress) == 0 || !s.cityLevel() {
+	if t.known == 0 || !s.cityLevel() {
 		return ""
 	}
-	if e.egressKnown(t, egressKey(placeKey(s.ctx().Place, s.Lat, s.Lon), s.ASN)) {
+	if e.egressKnown(t, egressKey(s.placeKey(), s.ASN)) {
 		return EgressLearned
 	}
 	return ""
@@ -138,13 +138,17 @@ func (e *Engine) egressOf(t *tenant, integ string, s *Signin) string {
 
 func (e *Engine) egressKnown(t *tenant, k uint64) bool {
 	c, ok := t.egress[k]
-	return ok && c.far >= e.p.EgressMinUsers && c.far >= c.near
+	return ok && e.countKnown(c)
+}
+
+func (e *Engine) countKnown(c egressCount) bool {
+	return c.far >= e.p.EgressMinUsers && c.far >= c.near
 }
 
 // entryEgress reports whether a baseline place is one of the tenant's
 // learned egress points.
 func (e *Engine) entryEgress(t *tenant, c *cellStat) bool {
-	return len(t.egress) > 0 && e.egressKnown(t, egressKey(c.Place, c.ASN))
+	return t.known > 0 && e.egressKnown(t, egressKey(c.Place, c.ASN))
 }
 
 // egressRole is a baseline place's part in egress counts: near (the user
@@ -191,10 +195,18 @@ func (e *Engine) accountEgress(t *tenant, cs []cellStat, zc geo.Cell, d int32) {
 			continue
 		}
 		n := t.egress[k]
+		was := e.countKnown(n)
 		if role == 1 {
 			n.near += d
 		} else {
 			n.far += d
+		}
+		if now := e.countKnown(n); now != was {
+			if now {
+				t.known++
+			} else {
+				t.known--
+			}
 		}
 		if n.near <= 0 && n.far <= 0 {
 			delete(t.egress, k)
@@ -204,35 +216,46 @@ func (e *Engine) accountEgress(t *tenant, cs []cellStat, zc geo.Cell, d int32) {
 	}
 }
 
-// baselineSnap is what egress counts depend on, taken before a change.
-type baselineSnap struct {
-	cities [maxCities]cellStat
-	n      uint8
-	zone   geo.Cell
+// change records one update of u.Cities (at most one entry merged, added
+// or replaced) and the home region before it, so that the egress counts
+// can be moved from the old baseline to the new one without copying it on
+// every sign-in.
+type change struct {
+	idx         int // the entry touched, -1 none
+	appended    bool
+	evicted     cellStat // the entry replaced (when not appended, and not merged)
+	first, last uint32   // the merged entry's span before the merge
+	merged      bool
+	zone        geo.Cell
 }
 
-func snapBaseline(u *User) baselineSnap {
-	return baselineSnap{cities: u.Cities, n: u.NCities, zone: u.ZoneCell}
-}
+func (e *Engine) preChange(u *User) change { return change{idx: -1, zone: u.ZoneCell} }
 
-// reaccountEgress moves u's egress counts from the snapshot to its current
-// baseline when anything they depend on changed (a place added or evicted,
-// a place's use becoming a habit, the home region).
-func (e *Engine) reaccountEgress(t *tenant, u *User, b *baselineSnap) {
-	if b.zone == u.ZoneCell && b.n == u.NCities {
-		same := true
-		span := e.p.EgressSpan.Hours()
-		for i := 0; i < int(b.n) && same; i++ {
-			o, c := &b.cities[i], &u.Cities[i]
-			same = o.Place == c.Place && o.ASN == c.ASN && (o.Cell == 0) == (c.Cell == 0) &&
-				o.Lat == c.Lat && o.Lon == c.Lon &&
-				(float64(o.Last-o.First) >= span) == (float64(c.Last-c.First) >= span)
-		}
-		if same {
-			return
-		}
+// postChange moves u's egress counts to its current baseline when anything
+// they depend on changed: a place added or replaced, a place's use
+// becoming a habit (its span reaching EgressSpan), the home region.
+func (e *Engine) postChange(t *tenant, u *User, ch *change) {
+	span := e.p.EgressSpan.Hours()
+	ch.merged = ch.idx >= 0 && !ch.appended && ch.evicted == (cellStat{})
+	changed := ch.zone != u.ZoneCell || (ch.idx >= 0 && !ch.merged)
+	if ch.merged {
+		c := &u.Cities[ch.idx]
+		changed = changed || (float64(ch.last-ch.first) >= span) != (float64(c.Last-c.First) >= span)
 	}
-	e.accountEgress(t, b.cities[:b.n], b.zone, -1)
+	if !changed {
+		return
+	}
+	old := u.Cities
+	n := u.NCities
+	switch {
+	case ch.appended:
+		n--
+	case ch.merged:
+		old[ch.idx].First, old[ch.idx].Last = ch.first, ch.last
+	case ch.idx >= 0:
+		old[ch.idx] = ch.evicted
+	}
+	e.accountEgress(t, old[:n], ch.zone, -1)
 	e.accountEgress(t, u.Cities[:u.NCities], u.ZoneCell, 1)
 }
 
