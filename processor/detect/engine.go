@@ -159,11 +159,12 @@ func (p *Params) fill() {
 // place (city) and network in their baseline. It is a pure function of the
 // user states an engine holds, so restoring the same states restores it.
 type tenant struct {
-	users  int32
-	places map[uint64]int32
-	asns   map[uint32]int32
-	egress map[uint64]egressCount // ASN + place: users near and habitually far
-	known  int                    // how many of them are egress points (a fast path when none)
+	users     int32
+	places    map[uint64]int32
+	asns      map[uint32]int32
+	egress    map[uint64]egressCount // ASN + place: users near and habitually far
+	known     int                    // how many of them are egress points (a fast path when none)
+	knownKeys []uint64               // those keys, in the order they became known
 }
 
 // Engine runs the detectors over users' states.
@@ -173,6 +174,7 @@ type Engine struct {
 	tenants  map[string]*tenant
 	cands    [2]travelCand
 	zones    map[uint32]*time.Location // zoneNear's memo
+	locs     map[string]*time.Location // zoneOf's memo (no lock: an Engine is single-goroutine)
 
 	lastInteg string // the last tenant looked up (most batches are one tenant's)
 	lastT     *tenant
@@ -181,7 +183,7 @@ type Engine struct {
 // NewEngine returns an engine with p (zero fields defaulted).
 func NewEngine(p Params) *Engine {
 	p.fill()
-	return &Engine{p: p, halfLife: p.HalfLife.Hours(), tenants: map[string]*tenant{}, zones: map[uint32]*time.Location{}}
+	return &Engine{p: p, halfLife: p.HalfLife.Hours(), tenants: map[string]*tenant{}, zones: map[uint32]*time.Location{}, locs: map[string]*time.Location{}}
 }
 
 // Params returns the engine's effective parameters.
@@ -897,7 +899,7 @@ func (e *Engine) learn(integ string, u *User, s *Signin, w *whereabouts, pub tim
 	}
 	loc := w.learnZone
 	if w.zoneFrom == ZoneHome || loc == nil {
-		loc = zoneOrUTC(u.zone()) // the zone may have just been inferred
+		loc = e.zoneOf(u.zone()) // the zone may have just been inferred
 	}
 	lt := pub.In(loc)
 	how := int(lt.Weekday())*24 + lt.Hour()
@@ -1012,6 +1014,18 @@ func (e *Engine) inferZone(u *User, h uint32, t int64) {
 		}
 		u.Hours = rot
 	}
+}
+
+// zoneOf is zoneOrUTC memoised in the engine (names of zones are few).
+func (e *Engine) zoneOf(name string) *time.Location {
+	if l, ok := e.locs[name]; ok {
+		return l
+	}
+	l := zoneOrUTC(name)
+	if len(e.locs) < 1024 {
+		e.locs[name] = l
+	}
+	return l
 }
 
 func zoneOrUTC(name string) *time.Location {

@@ -137,6 +137,17 @@ func (e *Engine) egressOf(t *tenant, integ string, s *Signin) string {
 }
 
 func (e *Engine) egressKnown(t *tenant, k uint64) bool {
+	if t.known == 0 {
+		return false
+	}
+	if len(t.knownKeys) <= 16 {
+		for _, x := range t.knownKeys {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
 	c, ok := t.egress[k]
 	return ok && e.countKnown(c)
 }
@@ -204,8 +215,15 @@ func (e *Engine) accountEgress(t *tenant, cs []cellStat, zc geo.Cell, d int32) {
 		if now := e.countKnown(n); now != was {
 			if now {
 				t.known++
+				t.knownKeys = append(t.knownKeys, k)
 			} else {
 				t.known--
+				for j, x := range t.knownKeys {
+					if x == k {
+						t.knownKeys = append(t.knownKeys[:j], t.knownKeys[j+1:]...)
+						break
+					}
+				}
 			}
 		}
 		if n.near <= 0 && n.far <= 0 {
@@ -311,7 +329,7 @@ func (e *Engine) locate(integ string, u *User, s *Signin, w *whereabouts) {
 			break
 		}
 	}
-	home := zoneOrUTC(u.zone())
+	home := e.zoneOf(u.zone())
 	hr := u.homeRegion()
 	zoneAt := func(lat, lon float32) *time.Location {
 		if hr != nil && geo.DistanceKm(float64(lat), float64(lon), float64(hr.Lat), float64(hr.Lon)) <= e.p.HomeZoneKm {

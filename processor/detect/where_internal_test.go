@@ -53,12 +53,18 @@ func TestTenantContextRestores(t *testing.T) {
 		back.Attach("t", &v)
 	}
 	got := back.tenant("t")
+	if got.known != len(got.knownKeys) || got.known != want.known {
+		t.Errorf("known egress points: restored %d (%d keys), incremental %d", got.known, len(got.knownKeys), want.known)
+	}
 	if got.users != want.users || !reflect.DeepEqual(got.places, want.places) || !reflect.DeepEqual(got.asns, want.asns) || !reflect.DeepEqual(got.egress, want.egress) {
 		t.Errorf("restored tenant context differs: users %d/%d places %d/%d asns %d/%d egress %d/%d",
 			got.users, want.users, len(got.places), len(want.places), len(got.asns), len(want.asns), len(got.egress), len(want.egress))
 	}
 	for _, u := range users {
 		eng.Detach("t", u)
+	}
+	if want.known != 0 || len(want.knownKeys) != 0 {
+		t.Errorf("detaching every user leaves %d known egress points", want.known)
 	}
 	if want.users != 0 || len(want.places) != 0 || len(want.asns) != 0 || len(want.egress) != 0 {
 		t.Errorf("detaching every user leaves users %d places %d asns %d egress %d", want.users, len(want.places), len(want.asns), len(want.egress))
