@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -58,6 +60,7 @@ type runFlags struct {
 	chCluster     string
 	retention     time.Duration
 	lake          bool
+	egress        egressFlag
 	lakeFlush     time.Duration
 	maxBody       int64
 	ackTimeout    time.Duration
@@ -112,6 +115,7 @@ func (f *runFlags) registerSinks(fs *pflag.FlagSet) {
 	fs.StringVar(&f.chCluster, "clickhouse-cluster", "", "ClickHouse cluster: ON CLUSTER DDL, Replicated tables behind Distributed ones (22.3+); see clarion schema")
 	fs.DurationVar(&f.retention, "retention", 0, "keep ClickHouse rows this long (TTL on ClickHouse 22.3 and later, set when tables are created); 0 keeps them forever")
 	fs.BoolVar(&f.lake, "lake", true, "write the Parquet lake under <data-dir>/lake")
+	fs.Var(&f.egress, "egress-networks", "declared egress networks (corporate VPN, security proxy): [integration-id=]CIDR[,CIDR...], repeatable; without an id, every integration")
 	fs.DurationVar(&f.lakeFlush, "lake-flush-interval", 0, "Parquet flush interval: fewer, larger files when longer (0: 30s)")
 }
 
@@ -165,6 +169,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		ClickHouseCluster:     f.chCluster,
 		Retention:             f.retention,
 		NoLake:                !f.lake,
+		EgressNetworks:        f.egress.m,
 		LakeFlushInterval:     f.lakeFlush,
 		Triage:                f.triage.settings(),
 		Responder:             f.responder,
@@ -176,4 +181,65 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		People:                f.people.config(),
 		Logger:                log,
 	}
+}
+
+// egressFlag is --egress-networks: "[integration-id=]CIDR[,CIDR...]",
+// repeatable; an address alone is a /32 (/128).
+type egressFlag struct{ m map[string][]netip.Prefix }
+
+func (e *egressFlag) String() string {
+	if e == nil || len(e.m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(e.m))
+	for k := range e.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		ps := make([]string, len(e.m[k]))
+		for i, p := range e.m[k] {
+			ps[i] = p.String()
+		}
+		parts = append(parts, k+"="+strings.Join(ps, ","))
+	}
+	return strings.Join(parts, ";")
+}
+
+func (e *egressFlag) Type() string { return "networks" }
+
+func (e *egressFlag) Set(v string) error {
+	for _, group := range strings.Split(v, ";") {
+		group = strings.TrimSpace(group)
+		if group == "" {
+			continue
+		}
+		integ, list := "*", group
+		if i := strings.IndexByte(group, '='); i >= 0 {
+			integ, list = strings.TrimSpace(group[:i]), group[i+1:]
+			if integ == "" {
+				return fmt.Errorf("egress networks %q: empty integration id before '='", group)
+			}
+		}
+		for _, c := range strings.Split(list, ",") {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				a, aerr := netip.ParseAddr(c)
+				if aerr != nil {
+					return fmt.Errorf("egress networks: %q is neither a CIDR nor an address", c)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			if e.m == nil {
+				e.m = map[string][]netip.Prefix{}
+			}
+			e.m[integ] = append(e.m[integ], p.Masked())
+		}
+	}
+	return nil
 }

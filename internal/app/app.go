@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -98,6 +99,11 @@ type Config struct {
 	// Retention is the TTL of ClickHouse rows on servers that have TTL,
 	// set when tables are created. Zero keeps rows forever.
 	Retention time.Duration
+	// EgressNetworks are declared egress points (corporate VPN
+	// concentrators, security proxies) by integration id, "*" for all: a
+	// sign-in from one says nothing about where the user is
+	// (detect.Params.EgressNetworks).
+	EgressNetworks map[string][]netip.Prefix
 	// NoLake turns the Parquet lake under DataDir/lake off.
 	NoLake bool
 	// LakeFlushInterval is the Parquet sink's flush interval (default 30 s).

@@ -5,6 +5,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
+	"github.com/clarion-itdr/clarion/processor/detect"
 	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
@@ -31,6 +32,7 @@ func (a *App) addComponents() error {
 	if Runs(t, TargetProcessor) {
 		p, err := processor.New(processor.Config{
 			Brokers: a.Brokers, Logger: log.With("component", "processor"), Registerer: a.Registry,
+			Params: detect.Params{EgressNetworks: a.cfg.EgressNetworks},
 		})
 		if err != nil {
 			return err
