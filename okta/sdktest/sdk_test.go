@@ -201,7 +201,9 @@ func TestPrivateKeyJWTWithDPoP(t *testing.T) {
 	if tokenCalls[1].dpopNonce == "" {
 		t.Fatal("use_dpop_nonce answer without a DPoP-Nonce header")
 	}
-	var tok struct{ TokenType string `json:"token_type"` }
+	var tok struct {
+		TokenType string `json:"token_type"`
+	}
 	_ = json.Unmarshal(tokenCalls[2].respBody, &tok)
 	if tok.TokenType != "DPoP" {
 		t.Fatalf("token_type %q, want DPoP", tok.TokenType)
