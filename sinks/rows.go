@@ -68,6 +68,7 @@ var (
 	ErrNotObject    = errors.New("record value is not a JSON object")
 	ErrNoID         = errors.New("record has no id")
 	ErrNoUUID       = errors.New("event has no uuid")
+	ErrLowercased   = errors.New("event keys are lowercased (a normalised export, not Okta's LogEvent)")
 	ErrUnknownTopic = errors.New("no table for topic")
 )
 
@@ -172,6 +173,8 @@ func DecodeEvent(rec *kgo.Record, ev *logevent.Event, row *EventRow) error {
 		switch {
 		case errors.Is(err, logevent.ErrNoUUID):
 			return ErrNoUUID
+		case errors.Is(err, logevent.ErrLowercased):
+			return ErrLowercased
 		case errors.Is(err, logevent.ErrNotObject) && len(bytes.TrimSpace(rec.Value)) > 0 && gjson.ValidBytes(rec.Value):
 			return ErrNotObject
 		}

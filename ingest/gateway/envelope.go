@@ -43,6 +43,7 @@ const (
 	RejectNoUUID      = "no_uuid"
 	RejectLongUUID    = "uuid_too_long"
 	RejectNoActor     = "no_actor"
+	RejectLowercased  = "lowercased_keys"
 	maxUUIDLen        = 128
 	rejectNotObjectTx = "the event is not a JSON object"
 )
@@ -322,7 +323,7 @@ func (s *scanner) data() error {
 					Reject: fmt.Sprintf("data.events[%d]: %s", idx, rejectNotObjectTx)})
 				return nil
 			}
-			ref, sawUUID, sawActor, err := s.event()
+			ref, sawUUID, sawActor, lowercased, err := s.event()
 			if err != nil {
 				return err
 			}
@@ -334,6 +335,8 @@ func (s *scanner) data() error {
 				ref.RejectCode, ref.Reject = RejectLongUUID, fmt.Sprintf("data.events[%d]: the event's uuid is longer than %d bytes", idx, maxUUIDLen)
 			case !sawActor:
 				ref.RejectCode, ref.Reject = RejectNoActor, fmt.Sprintf("data.events[%d]: the event has no \"actor\" object", idx)
+			case lowercased:
+				ref.RejectCode, ref.Reject = RejectLowercased, fmt.Sprintf("data.events[%d]: %s", idx, lowercasedReason)
 			}
 			if ref.RejectCode == RejectLongUUID {
 				ref.UUID = ""
@@ -344,8 +347,19 @@ func (s *scanner) data() error {
 	})
 }
 
-func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
+// lowercasedReason says why an event with lowercased top-level keys is
+// refused; the same words as logevent.ErrLowercased.
+const lowercasedReason = "the event's keys are lowercased (\"eventtype\", not \"eventType\"): a normalised export such as Panther's, not a LogEvent as Okta writes it"
+
+func (s *scanner) event() (ref EventRef, sawUUID, sawActor, lowercased bool, err error) {
+	var sawType, sawLowerType bool
 	err = s.object(3, func(key []byte, esc bool) error {
+		switch {
+		case keyIs(key, esc, "eventType"):
+			sawType = true
+		case keyIs(key, esc, "eventtype"):
+			sawLowerType = true
+		}
 		switch {
 		case keyIs(key, esc, "uuid"):
 			v, ok, err := s.stringValue(4)
@@ -373,7 +387,7 @@ func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
 		}
 		return s.value(4)
 	})
-	return ref, sawUUID, sawActor, err
+	return ref, sawUUID, sawActor, sawLowerType && !sawType, err
 }
 
 // value validates and consumes any JSON value. Objects and arrays are

@@ -193,6 +193,7 @@ func TestSplitEnvelopeRejectsEvents(t *testing.T) {
 		{"long uuid", `{"uuid":"` + strings.Repeat("u", 129) + `","actor":{}}`, RejectLongUUID, "longer than 128 bytes"},
 		{"no actor", `{"uuid":"u2","eventType":"user.session.start"}`, RejectNoActor, `data.events[1]: the event has no "actor" object`},
 		{"null actor", `{"uuid":"u2","actor":null}`, RejectNoActor, `no "actor" object`},
+		{"lowercased export", `{"uuid":"u2","actor":{"id":"x"},"eventtype":"user.session.start","displaymessage":"x"}`, RejectLowercased, "lowercased"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -292,7 +293,9 @@ func refAccepts(body []byte) ([]json.RawMessage, []bool, bool) {
 		if json.Unmarshal(ev["actor"], &actor) != nil || actor == nil {
 			continue
 		}
-		good[i] = true
+		_, camel := ev["eventType"]
+		_, lower := ev["eventtype"]
+		good[i] = camel || !lower
 	}
 	return events, good, true
 }

@@ -30,6 +30,13 @@ var ErrNotObject = errors.New("logevent: not a JSON object")
 // ErrNoUUID means the event has no uuid, so it cannot be deduplicated.
 var ErrNoUUID = errors.New("logevent: event has no uuid")
 
+// ErrLowercased means the event's top-level keys are lowercased
+// ("eventtype", "displaymessage", "debugcontext"): a normalised export
+// such as Panther's data lake writes, not a LogEvent as Okta sends it.
+// Okta's hooks and System Log always write camelCase, so Clarion refuses
+// these instead of guessing which spelling wins; re-export the raw JSON.
+var ErrLowercased = errors.New(`logevent: the event's keys are lowercased ("eventtype", not "eventType"): a normalised export such as Panther's, not a LogEvent as Okta writes it`)
+
 // Event is the typed view of one LogEvent. Zero values mean "absent".
 type Event struct {
 	UUID           string
@@ -107,8 +114,8 @@ func UserKey(actorID, alternateID string) string {
 func (e *Event) Success() bool { return e.Outcome == OutcomeSuccess }
 
 // Parse fills ev from one LogEvent's JSON. It resets ev first. It fails
-// when raw is not a well-formed JSON object (ErrNotObject, ErrMalformed) or
-// has no uuid (ErrNoUUID); odd field types (a number where Okta usually
+// when raw is not a well-formed JSON object (ErrNotObject, ErrMalformed),
+// is a lowercased export (ErrLowercased) or has no uuid (ErrNoUUID); odd field types (a number where Okta usually
 // sends a string, a placeholder timestamp) are tolerated: strings read as
 // themselves, numbers and booleans as their JSON text, null, objects and
 // arrays as "". When a key repeats, the last occurrence wins, as with
@@ -123,14 +130,19 @@ func Parse(raw []byte, ev *Event) error {
 		return ErrNotObject
 	}
 	var chain chainHop // request.ipChain[0]
+	var sawType, sawLowerType bool
 	s.object(func(k string) {
 		switch k {
 		case "uuid":
 			ev.UUID, _ = s.value()
+		case "eventtype":
+			sawLowerType = true
+			s.skip()
 		case "published":
 			ev.PublishedRaw, _ = s.value()
 			ev.Published, _ = ParseTime(ev.PublishedRaw)
 		case "eventType":
+			sawType = true
 			ev.EventType, _ = s.value()
 		case "severity":
 			ev.Severity, _ = s.value()
@@ -278,6 +290,10 @@ func Parse(raw []byte, ev *Event) error {
 	if s.err != nil {
 		*ev = Event{}
 		return s.err
+	}
+	if sawLowerType && !sawType {
+		*ev = Event{}
+		return ErrLowercased
 	}
 	if ev.UUID == "" {
 		return ErrNoUUID

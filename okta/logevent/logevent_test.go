@@ -92,6 +92,8 @@ func TestParseErrors(t *testing.T) {
 		{`{"uuid":tru}`, ErrMalformed},
 		{`{"client":{"ipAddress":"1.2.3.4"}}`, ErrNoUUID},
 		{`{"uuid":null}`, ErrNoUUID},
+		{`{"uuid":"a","eventtype":"user.session.start","displaymessage":"User login to Okta"}`, ErrLowercased},
+		{`{"eventtype":"user.session.start"}`, ErrLowercased},
 	} {
 		if err := Parse([]byte(c.in), &ev); !errors.Is(err, c.want) {
 			t.Errorf("%q: %v, want %v", c.in, err, c.want)
@@ -282,6 +284,16 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		if err != nil {
+			if errors.Is(err, ErrLowercased) {
+				var m map[string]json.RawMessage
+				_ = json.Unmarshal(raw, &m)
+				_, camel := m["eventType"]
+				_, lower := m["eventtype"]
+				if camel || !lower {
+					t.Fatalf("ErrLowercased, but eventType %v eventtype %v", camel, lower)
+				}
+				return
+			}
 			if errors.Is(err, ErrNoUUID) {
 				if want, _ := reference(raw); want.UUID != "" {
 					t.Fatalf("ErrNoUUID but the reference reads uuid %q", want.UUID)
