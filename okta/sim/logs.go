@@ -138,10 +138,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, t *token) in
 			v.eventType, v.actorID, v.alternateID, v.outcome = e.eventType, e.actorID, e.alternateID, e.outcome
 		} else {
 			v.eventType, v.actorID, v.alternateID = rec.EventType(), m.ActorID(rec), m.Login(rec)
-			v.outcome = "FAILURE"
-			if rec.Success() {
-				v.outcome = "SUCCESS"
-			}
+			v.outcome = rec.Outcome()
 		}
 		if flt != nil && !flt.match(&v) {
 			return false
