@@ -359,8 +359,6 @@ func (s *scanner) event() (ref EventRef, sawUUID, sawActor, lowercased bool, err
 			sawType = true
 		case keyIs(key, esc, "eventtype"):
 			sawLowerType = true
-		}
-		switch {
 		case keyIs(key, esc, "uuid"):
 			v, ok, err := s.stringValue(4)
 			ref.UUID, sawUUID = v, ok
