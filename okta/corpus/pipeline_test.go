@@ -201,14 +201,24 @@ func TestCorpusThroughPipeline(t *testing.T) {
 	}
 
 	start := time.Now()
-	// The processor consumes every event without a dead letter.
+	// The processor and the Parquet sink consume at once, each in its own
+	// consumer group.
 	preg := prometheus.NewRegistry()
-	p, err := processor.New(processor.Config{Brokers: c.Brokers, TransactionalID: "corpus", Registerer: preg, Logger: log, MaxPollRecords: 50})
+	p, err := processor.New(processor.Config{Brokers: c.Brokers, TransactionalID: "corpus", Registerer: preg, Logger: warnLog(t), MaxPollRecords: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, "processor", p.Run)
-	sinkstest.Eventually(t, 60*time.Second, func() bool {
+	sreg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	ps, err := parquet.New(parquet.Config{Brokers: c.Brokers, DataDir: dir, Topics: []string{bus.TopicEvents}, FlushInterval: 200 * time.Millisecond, Registerer: sreg, Logger: warnLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "parquet sink", ps.Run)
+
+	// The processor consumes every event without a dead letter.
+	sinkstest.Eventually(t, 5*time.Minute, func() bool {
 		return counterSum(t, preg, "clarion_processor_events_total", nil) >= float64(accepted)
 	}, func() string {
 		return fmt.Sprintf("processor consumed %v of %d events", counterSum(t, preg, "clarion_processor_events_total", nil), accepted)
@@ -219,15 +229,8 @@ func TestCorpusThroughPipeline(t *testing.T) {
 
 	t.Logf("processor done after %v", time.Since(start))
 	// The Parquet sink stores every event, with the new fields.
-	sreg := prometheus.NewRegistry()
-	dir := t.TempDir()
-	ps, err := parquet.New(parquet.Config{Brokers: c.Brokers, DataDir: dir, Topics: []string{bus.TopicEvents}, FlushInterval: 200 * time.Millisecond, Registerer: sreg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, "parquet sink", ps.Run)
 	var rows []sinks.EventRow
-	sinkstest.Eventually(t, 60*time.Second, func() bool {
+	sinkstest.Eventually(t, 5*time.Minute, func() bool {
 		rows = readLake(t, ps.Lake())
 		return len(rows) >= accepted
 	}, func() string { return fmt.Sprintf("lake has %d of %d events", len(rows), accepted) })
@@ -257,13 +260,13 @@ func TestCorpusThroughPipeline(t *testing.T) {
 		conn := schemastest.Open(t, addr)
 		db := schemastest.TempDB(t, conn)
 		creg := prometheus.NewRegistry()
-		cs, err := clickhouse.New(clickhouse.Config{Brokers: c.Brokers, Addr: addr, Database: db, Topics: []string{bus.TopicEvents}, FlushInterval: 200 * time.Millisecond, Registerer: creg, Logger: log})
+		cs, err := clickhouse.New(clickhouse.Config{Brokers: c.Brokers, Addr: addr, Database: db, Topics: []string{bus.TopicEvents}, FlushInterval: 200 * time.Millisecond, Registerer: creg, Logger: warnLog(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		run(t, "clickhouse sink", cs.Run)
 		var n uint64
-		sinkstest.Eventually(t, 120*time.Second, func() bool {
+		sinkstest.Eventually(t, 5*time.Minute, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".okta_events").Scan(&n)
@@ -292,6 +295,18 @@ func TestCorpusThroughPipeline(t *testing.T) {
 			t.Fatal("ClickHouse rows carry none of the new columns")
 		}
 	})
+}
+
+// warnLog sends a component's warnings and errors to the test log.
+func warnLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(b)))
+	return len(b), nil
 }
 
 func readLake(t *testing.T, lake string) []sinks.EventRow {
