@@ -85,6 +85,7 @@ func TestSignInDetail(t *testing.T) {
 		"user.authentication.auth_via_mfa":    {0.75, 0.89},
 		"system.push.send_factor_verify_push": {0.50, 0.65},
 		"user.session.end":                    {0.30, 0.40},
+		"user.authentication.sso":             {0.60, 0.80},
 	} {
 		if r := rate(typ); r < want[0] || r > want[1] {
 			t.Errorf("%s: %.3f per successful sign-in, want %.2f–%.2f", typ, r, want[0], want[1])

@@ -68,6 +68,8 @@
 //     (system.push.send_factor_verify_push, then
 //     user.authentication.auth_via_mfa 3–17 s later), else a code or
 //     WebAuthn (user.authentication.auth_via_mfa 6–31 s after the sign-in).
+//   - user.authentication.sso (an app opened through Okta) 2–42 s after 70%
+//     of successful sign-ins, as AppSignOns adds them.
 //   - user.session.end for 35% of sessions (an explicit sign-out 1–9 h
 //     later; the others expire).
 //   - user.risk.detect after a risky sign-in (Okta flagged it, or its

@@ -118,7 +118,8 @@ type Config struct {
 	AppSignOns bool
 	// SignInDetail adds the rest of the sign-in flow Okta logs around
 	// user.session.start (see the package documentation for the rates):
-	// policy.evaluate_sign_on, MFA (push sent, verified), the session's
+	// policy.evaluate_sign_on, MFA (push sent, verified), app sign-ons
+	// (user.authentication.sso, as AppSignOns adds them), the session's
 	// end, Okta's risk and ThreatInsight detections and the occasional
 	// factor re-enrolment. The sign-ins themselves, their labels and the
 	// other events' uuids stay as without it. Off by default.
@@ -234,6 +235,7 @@ const (
 	flagThreat
 	flagActorUnknown
 	flagBehaviorsUnknown
+	flagFlowSeq // a sign-in flow event: takes a stream position apart (SignInDetail)
 )
 
 const (
@@ -479,7 +481,7 @@ func (m *Model) NextRecord() (Record, bool) {
 		if len(m.pending) > 0 && (len(m.heap) == 0 || m.pending[0].Published <= m.peekTime()) {
 			r = m.pending[0]
 			m.pending = m.pending[1:]
-			if r.Kind > KindSSO {
+			if r.Kind > KindSSO || r.Flags&flagFlowSeq != 0 {
 				// The sign-in flow's own positions, apart from the main
 				// stream's: its uuids stay as without SignInDetail.
 				r.Seq = detailSeq + m.detailN
@@ -525,6 +527,12 @@ func (m *Model) NextRecord() (Record, bool) {
 				m.queueSSO(u, &r)
 			}
 			if m.cfg.SignInDetail && r.Kind == KindSessionStart {
+				if !m.cfg.AppSignOns && r.Success() {
+					// App sign-ons as part of the flow, apart from the
+					// main stream (AppSignOns puts them in it).
+					m.queueSSO(u, &r)
+					m.markFlowSSO(&r)
+				}
 				m.queueDetail(&r)
 			}
 		}
@@ -546,6 +554,17 @@ func (m *Model) queueAt(s Record) {
 	m.pending = append(m.pending, Record{})
 	copy(m.pending[i+1:], m.pending[i:])
 	m.pending[i] = s
+}
+
+// markFlowSSO marks the app sign-on queueSSO just queued for r, if any,
+// as a sign-in flow event.
+func (m *Model) markFlowSSO(r *Record) {
+	for i := range m.pending {
+		p := &m.pending[i]
+		if p.Kind == KindSSO && p.User == r.User && p.Session == r.Session && p.Flags&flagFlowSeq == 0 {
+			p.Flags |= flagFlowSeq
+		}
+	}
 }
 
 func (m *Model) queueSSO(u *user, r *Record) {
