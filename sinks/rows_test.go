@@ -36,7 +36,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"event truncated", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `{"uuid":"a"`), &ev, &er) }, sinks.ErrInvalidJSON},
 		{"event array", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `[{"uuid":"a"}]`), &ev, &er) }, sinks.ErrNotObject},
 		{"event no uuid", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `{"eventType":"x"}`), &ev, &er) }, sinks.ErrNoUUID},
-		{"event lowercased export", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `{"uuid":"a","eventtype":"user.session.start"}`), &ev, &er) }, sinks.ErrLowercased},
+		{"event lowercased export", func() error {
+			return sinks.DecodeEvent(rec(bus.TopicEvents, `{"uuid":"a","eventtype":"user.session.start"}`), &ev, &er)
+		}, sinks.ErrLowercased},
 		{"event empty", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, ``), &ev, &er) }, sinks.ErrInvalidJSON},
 		{"anomaly no id", func() error { return sinks.DecodeAnomaly(rec(bus.TopicAnomalies, `{"type":"x"}`), &an) }, sinks.ErrNoID},
 		{"anomaly empty id", func() error { return sinks.DecodeAnomaly(rec(bus.TopicAnomalies, `{"id":""}`), &an) }, sinks.ErrNoID},
