@@ -70,6 +70,7 @@ var (
 	ErrNotObject    = errors.New("record value is not a JSON object")
 	ErrNoID         = errors.New("record has no id")
 	ErrNoUUID       = errors.New("event has no uuid")
+	ErrLowercased   = errors.New("event keys are lowercased (a normalised export, not Okta's LogEvent)")
 	ErrUnknownTopic = errors.New("no table for topic")
 )
 
@@ -132,10 +133,19 @@ type EventRow struct {
 	OS                string    `parquet:"os,dict"`
 	Device            string    `parquet:"device,dict"`
 	DeviceFingerprint string    `parquet:"device_fingerprint"`
+	DTHash            string    `parquet:"dt_hash"`
 	ThreatSuspected   bool      `parquet:"threat_suspected"`
 	Behaviors         string    `parquet:"behaviors"`
 	Risk              string    `parquet:"risk"`
+	RiskLevel         string    `parquet:"risk_level,dict"`
+	RiskReasons       string    `parquet:"risk_reasons,dict"`
+	SecurityBehaviors string    `parquet:"security_behaviors"`
 	SessionID         string    `parquet:"session_id"`
+	RootSessionID     string    `parquet:"root_session_id"`
+	DeviceID          string    `parquet:"device_id"`
+	DeviceName        string    `parquet:"device_name,dict"`
+	DeviceManaged     string    `parquet:"device_managed,dict"` // "true", "false", "" (absent)
+	DevicePlatform    string    `parquet:"device_platform,dict"`
 	IntegrationID     string    `parquet:"integration_id,dict"`
 	Source            string    `parquet:"source,dict"`
 	Raw               string    `parquet:"raw"`
@@ -165,6 +175,8 @@ func DecodeEvent(rec *kgo.Record, ev *logevent.Event, row *EventRow) error {
 		switch {
 		case errors.Is(err, logevent.ErrNoUUID):
 			return ErrNoUUID
+		case errors.Is(err, logevent.ErrLowercased):
+			return ErrLowercased
 		case errors.Is(err, logevent.ErrNotObject) && len(bytes.TrimSpace(rec.Value)) > 0 && gjson.ValidBytes(rec.Value):
 			return ErrNotObject
 		}
@@ -213,10 +225,19 @@ func DecodeEvent(rec *kgo.Record, ev *logevent.Event, row *EventRow) error {
 		OS:                ev.OS,
 		Device:            ev.DeviceType,
 		DeviceFingerprint: ev.DeviceFingerprint,
+		DTHash:            ev.DTHash,
 		ThreatSuspected:   ev.ThreatSuspected,
 		Behaviors:         ev.Behaviors,
 		Risk:              ev.Risk,
+		RiskLevel:         ev.RiskLevel,
+		RiskReasons:       ev.RiskReasons,
+		SecurityBehaviors: ev.SecurityBehaviors,
 		SessionID:         ev.SessionID,
+		RootSessionID:     ev.RootSessionID,
+		DeviceID:          ev.DeviceID,
+		DeviceName:        ev.DeviceName,
+		DeviceManaged:     ev.DeviceManaged,
+		DevicePlatform:    ev.DevicePlatform,
 		IntegrationID:     bus.Header(rec, bus.HeaderIntegrationID),
 		Source:            bus.Header(rec, bus.HeaderSource),
 		Raw:               unsafe.String(unsafe.SliceData(rec.Value), len(rec.Value)),

@@ -36,6 +36,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"event truncated", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `{"uuid":"a"`), &ev, &er) }, sinks.ErrInvalidJSON},
 		{"event array", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `[{"uuid":"a"}]`), &ev, &er) }, sinks.ErrNotObject},
 		{"event no uuid", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, `{"eventType":"x"}`), &ev, &er) }, sinks.ErrNoUUID},
+		{"event lowercased export", func() error {
+			return sinks.DecodeEvent(rec(bus.TopicEvents, `{"uuid":"a","eventtype":"user.session.start"}`), &ev, &er)
+		}, sinks.ErrLowercased},
 		{"event empty", func() error { return sinks.DecodeEvent(rec(bus.TopicEvents, ``), &ev, &er) }, sinks.ErrInvalidJSON},
 		{"anomaly no id", func() error { return sinks.DecodeAnomaly(rec(bus.TopicAnomalies, `{"type":"x"}`), &an) }, sinks.ErrNoID},
 		{"anomaly empty id", func() error { return sinks.DecodeAnomaly(rec(bus.TopicAnomalies, `{"id":""}`), &an) }, sinks.ErrNoID},
@@ -207,5 +210,30 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		if err := sinks.DecodeEvent(recs[i%len(recs)], &ev, &row); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodeEventRealFields: the columns of migration 0006 carry what real
+// events hold.
+func TestDecodeEventRealFields(t *testing.T) {
+	t.Parallel()
+	raw := `{"uuid":"u1","eventType":"user.authentication.sso","client":{"ipAddress":"null"},` +
+		`"request":{"ipChain":[{"ip":"175.16.199.1"}]},` +
+		`"authenticationContext":{"externalSessionId":"idxA","rootSessionId":"idxR"},` +
+		`"device":{"id":"guo1","name":"Mac15,6","managed":true,"os_platform":"OSX"},` +
+		`"debugContext":{"debugData":{"dtHash":"d7","logOnlySecurityData":"{\"risk\":{\"level\":\"HIGH\",\"reasons\":\"Anomalous Device\"},\"behaviors\":{\"New IP\":\"POSITIVE\"}}"}}}`
+	var ev logevent.Event
+	var row sinks.EventRow
+	if err := sinks.DecodeEvent(rec(bus.TopicEvents, raw), &ev, &row); err != nil {
+		t.Fatal(err)
+	}
+	want := sinks.EventRow{IP: "175.16.199.1", DTHash: "d7", RiskLevel: "HIGH", RiskReasons: "Anomalous Device",
+		SecurityBehaviors: "{New IP=POSITIVE}", SessionID: "idxA", RootSessionID: "idxR",
+		DeviceID: "guo1", DeviceName: "Mac15,6", DeviceManaged: "true", DevicePlatform: "OSX"}
+	got := sinks.EventRow{IP: row.IP, DTHash: row.DTHash, RiskLevel: row.RiskLevel, RiskReasons: row.RiskReasons,
+		SecurityBehaviors: row.SecurityBehaviors, SessionID: row.SessionID, RootSessionID: row.RootSessionID,
+		DeviceID: row.DeviceID, DeviceName: row.DeviceName, DeviceManaged: row.DeviceManaged, DevicePlatform: row.DevicePlatform}
+	if got != want {
+		t.Fatalf("row %+v\nwant %+v", got, want)
 	}
 }

@@ -129,7 +129,7 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 	f.StringVar(&until, "until", "", "end: a duration back from now or an RFC 3339 time (default now)")
 	f.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka seed brokers host:port,... (default: the embedded Kafka of a running clarion run)")
 	f.StringVar(&dataDir, "data-dir", "./data", "data directory of clarion run, holding master.key (or set CLARION_MASTER_KEY)")
-	f.StringVar(&types, "event-types", "", "event types to import, comma-separated (default user.session.start)")
+	f.StringVar(&types, "event-types", "", "event types to import, comma-separated (default: user.session.start and the sign-in flow's types, okta.SignInEventTypes)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar")
 	envUsage(f)
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/okta"
 )
 
 // apiClient calls a running Clarion's console API, as the wizard does.
@@ -90,6 +91,27 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) ([
 	return raw, nil
 }
 
+// hookSubscriptions is the event hook's subscription list as Okta's
+// Admin Console names the types: the required one, then the optional ones
+// (the poller reads those with okta.logs.read anyway).
+func hookSubscriptions() string {
+	var b strings.Builder
+	b.WriteString("Okta Part 2, Step 3 (Subscribe to events):\n")
+	for _, t := range okta.SignInEventTypes() {
+		if t.Required {
+			fmt.Fprintf(&b, "  required: %s (%s)\n", t.Name, t.Type)
+		}
+	}
+	b.WriteString("  optional (they arrive sooner; Clarion's poller reads them either way):\n")
+	for _, t := range okta.SignInEventTypes() {
+		if !t.Required {
+			fmt.Fprintf(&b, "    %s (%s)\n", t.Name, t.Type)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
 func newIntegrationCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
@@ -124,6 +146,7 @@ func newIntegrationCmd() *cobra.Command {
 			fmt.Fprintf(w, "Integration %s created for %s.\n\n", out.ID, out.TenantURL)
 			fmt.Fprintf(w, "Okta Part 1, Step 3 (Add key), Public Key JSON:\n  %s\n\n", out.PublicKeyJWK)
 			fmt.Fprintf(w, "Okta Part 2, Step 2 (Event Hook):\n  URL:                   %s\n  Authentication field:  %s\n  Authentication secret: %s\n\n", out.WebhookURL, out.AuthField, out.AuthSecret)
+			fmt.Fprint(w, hookSubscriptions())
 			fmt.Fprintln(w, "The secret is shown only now: Clarion keeps only a hash of it.")
 			return nil
 		},

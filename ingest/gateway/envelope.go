@@ -24,16 +24,35 @@ func envErr(format string, args ...any) error {
 type EventRef struct {
 	Raw         []byte
 	DeliveryID  string // the envelope's eventId, the same for every event of a delivery
-	Count       int    // the number of events in the delivery
+	Count       int    // the number of elements in the delivery, rejected ones included
+	Index       int    // the element's position in data.events
 	UUID        string
 	ActorID     string
 	AlternateID string
+	// Reject says why Clarion cannot key or parse this element (it is not
+	// an object, or it has no string uuid, or no actor object); "" for an
+	// event it can. RejectCode is the same reason as a short fixed token
+	// (RejectNotObject, ...), fit for a metric label.
+	Reject     string
+	RejectCode string
 }
+
+// RejectCode values: why one element of data.events cannot be keyed.
+const (
+	RejectNotObject   = "not_object"
+	RejectNoUUID      = "no_uuid"
+	RejectLongUUID    = "uuid_too_long"
+	RejectNoActor     = "no_actor"
+	RejectLowercased  = "lowercased_keys"
+	maxUUIDLen        = 128
+	rejectNotObjectTx = "the event is not a JSON object"
+)
 
 // Envelope is what the gateway reads of a delivery.
 type Envelope struct {
-	EventID string // the delivery's eventId ("" if absent)
-	Events  int
+	EventID  string // the delivery's eventId ("" if absent)
+	Events   int    // elements of data.events, rejected ones included
+	Rejected int    // elements with a Reject reason
 }
 
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
@@ -47,9 +66,12 @@ const maxDepth = 256
 // It reads the body once: one pass validates the JSON (the grammar
 // encoding/json accepts, nesting up to 256 levels), finds each event's
 // span, and reads each event's uuid and actor. fn is called only after the
-// whole body has been validated, so a delivery is taken whole or not at
-// all. Each event must be an object with a string uuid and an actor
-// object. An envelope with an empty events array is valid. As with
+// whole body has been validated, so a body that is not an envelope yields
+// no event at all. Within a valid envelope, fn sees every element of
+// data.events: one that is not an object with a string uuid (at most 128
+// bytes) and an actor object comes with EventRef.Reject set, so that the
+// caller can set it aside (the gateway dead-letters it) without losing the
+// others. An envelope with an empty events array is valid. As with
 // encoding/json, the last of duplicate keys wins.
 //
 // Hazard: EventRef's fields alias body, which must not be modified while
@@ -89,13 +111,15 @@ func SplitEnvelope(body []byte, fn func(EventRef) error) (Envelope, error) {
 	if !s.hasEvents {
 		return env, envErr("it has no \"data.events\" array")
 	}
-	if s.badEvent != nil {
-		return env, s.badEvent
-	}
 	env.EventID = s.eventID
 	env.Events = len(s.refs)
-	for _, r := range s.refs {
-		r.DeliveryID, r.Count = env.EventID, env.Events
+	for i := range s.refs {
+		if s.refs[i].Reject != "" {
+			env.Rejected++
+		}
+	}
+	for i, r := range s.refs {
+		r.DeliveryID, r.Count, r.Index = env.EventID, env.Events, i
 		if err := fn(r); err != nil {
 			return env, err
 		}
@@ -114,7 +138,6 @@ type scanner struct {
 	hasType            bool
 	hasData, hasEvents bool
 	refs               []EventRef
-	badEvent           error
 }
 
 func (s *scanner) fail(format string, args ...any) error {
@@ -258,10 +281,10 @@ func (s *scanner) root() {
 		switch {
 		case keyIs(key, esc, "data"):
 			if s.i < len(s.b) && s.b[s.i] == '{' {
-				s.hasData, s.hasEvents, s.refs, s.badEvent = true, false, s.refs[:0], nil
+				s.hasData, s.hasEvents, s.refs = true, false, s.refs[:0]
 				return s.data()
 			}
-			s.hasData, s.hasEvents, s.refs, s.badEvent = false, false, s.refs[:0], nil
+			s.hasData, s.hasEvents, s.refs = false, false, s.refs[:0]
 			return s.value(1)
 		case keyIs(key, esc, "eventType"):
 			v, ok, err := s.stringValue(1)
@@ -284,7 +307,7 @@ func (s *scanner) data() error {
 		if !keyIs(key, esc, "events") {
 			return s.value(2)
 		}
-		s.refs, s.badEvent = s.refs[:0], nil
+		s.refs = s.refs[:0]
 		if s.i >= len(s.b) || s.b[s.i] != '[' {
 			s.hasEvents = false
 			return s.value(2)
@@ -296,25 +319,27 @@ func (s *scanner) data() error {
 				if err := s.value(3); err != nil {
 					return err
 				}
-				if s.badEvent == nil {
-					s.badEvent = envErr("data.events[%d]: the event is not a JSON object", idx)
-				}
+				s.refs = append(s.refs, EventRef{Raw: s.b[start:s.i:s.i], RejectCode: RejectNotObject,
+					Reject: fmt.Sprintf("data.events[%d]: %s", idx, rejectNotObjectTx)})
 				return nil
 			}
-			ref, sawUUID, sawActor, err := s.event()
+			ref, sawUUID, sawActor, lowercased, err := s.event()
 			if err != nil {
 				return err
 			}
 			ref.Raw = s.b[start:s.i:s.i]
-			if s.badEvent == nil {
-				switch {
-				case !sawUUID || ref.UUID == "":
-					s.badEvent = envErr("data.events[%d]: the event has no string \"uuid\"", idx)
-				case len(ref.UUID) > 128:
-					s.badEvent = envErr("data.events[%d]: the event's uuid is longer than 128 bytes", idx)
-				case !sawActor:
-					s.badEvent = envErr("data.events[%d]: the event has no \"actor\" object", idx)
-				}
+			switch {
+			case !sawUUID || ref.UUID == "":
+				ref.RejectCode, ref.Reject = RejectNoUUID, fmt.Sprintf("data.events[%d]: the event has no string \"uuid\"", idx)
+			case len(ref.UUID) > maxUUIDLen:
+				ref.RejectCode, ref.Reject = RejectLongUUID, fmt.Sprintf("data.events[%d]: the event's uuid is longer than %d bytes", idx, maxUUIDLen)
+			case !sawActor:
+				ref.RejectCode, ref.Reject = RejectNoActor, fmt.Sprintf("data.events[%d]: the event has no \"actor\" object", idx)
+			case lowercased:
+				ref.RejectCode, ref.Reject = RejectLowercased, fmt.Sprintf("data.events[%d]: %s", idx, lowercasedReason)
+			}
+			if ref.RejectCode == RejectLongUUID {
+				ref.UUID = ""
 			}
 			s.refs = append(s.refs, ref)
 			return nil
@@ -322,9 +347,18 @@ func (s *scanner) data() error {
 	})
 }
 
-func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
+// lowercasedReason says why an event with lowercased top-level keys is
+// refused; the same words as logevent.ErrLowercased.
+const lowercasedReason = "the event's keys are lowercased (\"eventtype\", not \"eventType\"): a normalised export such as Panther's, not a LogEvent as Okta writes it"
+
+func (s *scanner) event() (ref EventRef, sawUUID, sawActor, lowercased bool, err error) {
+	var sawType, sawLowerType bool
 	err = s.object(3, func(key []byte, esc bool) error {
 		switch {
+		case keyIs(key, esc, "eventType"):
+			sawType = true
+		case keyIs(key, esc, "eventtype"):
+			sawLowerType = true
 		case keyIs(key, esc, "uuid"):
 			v, ok, err := s.stringValue(4)
 			ref.UUID, sawUUID = v, ok
@@ -351,7 +385,7 @@ func (s *scanner) event() (ref EventRef, sawUUID, sawActor bool, err error) {
 		}
 		return s.value(4)
 	})
-	return ref, sawUUID, sawActor, err
+	return ref, sawUUID, sawActor, sawLowerType && !sawType, err
 }
 
 // value validates and consumes any JSON value. Objects and arrays are

@@ -155,10 +155,7 @@ func TestSplitEnvelopeRejects(t *testing.T) {
 		{"no events", `{"data":{}}`, `no "data.events" array`},
 		{"events not array", `{"data":{"events":{}}}`, `no "data.events" array`},
 		{"wrong event type", `{"eventType":"com.example.other","data":{"events":[]}}`, "eventType"},
-		{"event not object", `{"data":{"events":[1]}}`, "data.events[0]: the event is not a JSON object"},
-		{"no uuid", `{"data":{"events":[` + ok + `,{"actor":{"id":"x"}}]}}`, "data.events[1]: the event has no string \"uuid\""},
-		{"numeric uuid", `{"data":{"events":[{"uuid":5,"actor":{}}]}}`, `no string "uuid"`},
-		{"no actor", `{"data":{"events":[{"uuid":"u"}]}}`, `no "actor" object`},
+		{"bad event in invalid JSON", `{"data":{"events":[1,` + ok + `]}`, "not valid JSON"},
 		{"invalid utf8 escape", `{"data":{"events":[{"uuid":"\x","actor":{}}]}}`, "not valid JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +171,57 @@ func TestSplitEnvelopeRejects(t *testing.T) {
 			}
 			if called != 0 {
 				t.Fatalf("callback called %d times for a rejected delivery", called)
+			}
+		})
+	}
+}
+
+// TestSplitEnvelopeRejectsEvents: within a valid envelope, an element
+// Clarion cannot key is handed over with its reason, in its place among
+// the good ones, which are unaffected.
+func TestSplitEnvelopeRejectsEvents(t *testing.T) {
+	t.Parallel()
+	ok := `{"uuid":"u1","actor":{"id":"00u1","alternateId":"a@b.c"}}`
+	for _, tc := range []struct {
+		name, event, code, reason string
+	}{
+		{"not an object", `1`, RejectNotObject, "data.events[1]: the event is not a JSON object"},
+		{"array", `[{"uuid":"u","actor":{}}]`, RejectNotObject, "not a JSON object"},
+		{"no uuid", `{"actor":{"id":"x"}}`, RejectNoUUID, "data.events[1]: the event has no string \"uuid\""},
+		{"empty uuid", `{"uuid":"","actor":{"id":"x"}}`, RejectNoUUID, `no string "uuid"`},
+		{"numeric uuid", `{"uuid":5,"actor":{}}`, RejectNoUUID, `no string "uuid"`},
+		{"long uuid", `{"uuid":"` + strings.Repeat("u", 129) + `","actor":{}}`, RejectLongUUID, "longer than 128 bytes"},
+		{"no actor", `{"uuid":"u2","eventType":"user.session.start"}`, RejectNoActor, `data.events[1]: the event has no "actor" object`},
+		{"null actor", `{"uuid":"u2","actor":null}`, RejectNoActor, `no "actor" object`},
+		{"lowercased export", `{"uuid":"u2","actor":{"id":"x"},"eventtype":"user.session.start","displaymessage":"x"}`, RejectLowercased, "lowercased"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := `{"eventId":"d","data":{"events":[` + ok + `,` + tc.event + `,` + ok + `]}}`
+			var got []EventRef
+			env, err := SplitEnvelope([]byte(body), func(r EventRef) error { got = append(got, r); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.Events != 3 || env.Rejected != 1 || len(got) != 3 {
+				t.Fatalf("env %+v, %d refs", env, len(got))
+			}
+			for i, r := range got {
+				if r.Index != i || r.Count != 3 || r.DeliveryID != "d" {
+					t.Fatalf("ref %d: index %d count %d delivery %q", i, r.Index, r.Count, r.DeliveryID)
+				}
+				if i != 1 {
+					if r.Reject != "" || r.UUID != "u1" || r.ActorID != "00u1" || string(r.Raw) != ok {
+						t.Fatalf("good event %d: %+v", i, r)
+					}
+					continue
+				}
+				if r.RejectCode != tc.code || !strings.Contains(r.Reject, tc.reason) {
+					t.Fatalf("rejected event: code %q reason %q, want %q containing %q", r.RejectCode, r.Reject, tc.code, tc.reason)
+				}
+				if string(r.Raw) != tc.event {
+					t.Fatalf("rejected event's bytes %q, want %q", r.Raw, tc.event)
+				}
 			}
 		})
 	}
@@ -210,47 +258,53 @@ func TestSplitEnvelopeAccepts(t *testing.T) {
 // refAccepts is the reference: encoding/json with exact-case keys (maps,
 // not structs, whose field matching is case-insensitive); the last of
 // duplicate keys wins, as in SplitEnvelope. It returns the events' bytes
-// when body is an envelope SplitEnvelope must accept.
-func refAccepts(body []byte) ([]json.RawMessage, bool) {
+// when body is an envelope SplitEnvelope must accept, and whether each
+// event can be keyed.
+func refAccepts(body []byte) ([]json.RawMessage, []bool, bool) {
 	var root map[string]json.RawMessage
 	if json.Unmarshal(body, &root) != nil || root == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	if et, ok := root["eventType"]; ok {
 		var s string
 		if json.Unmarshal(et, &s) != nil || s != "com.okta.event_hook" {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	var data map[string]json.RawMessage
 	if json.Unmarshal(root["data"], &data) != nil || data == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	var events []json.RawMessage
 	if json.Unmarshal(data["events"], &events) != nil || events == nil {
-		return nil, false
+		return nil, nil, false
 	}
-	for _, e := range events {
+	good := make([]bool, len(events))
+	for i, e := range events {
 		var ev map[string]json.RawMessage
 		if json.Unmarshal(e, &ev) != nil || ev == nil {
-			return nil, false
+			continue
 		}
 		var uuid string
 		if json.Unmarshal(ev["uuid"], &uuid) != nil || uuid == "" || len(uuid) > 128 {
-			return nil, false
+			continue
 		}
 		var actor map[string]json.RawMessage
 		if json.Unmarshal(ev["actor"], &actor) != nil || actor == nil {
-			return nil, false
+			continue
 		}
+		_, camel := ev["eventType"]
+		_, lower := ev["eventtype"]
+		good[i] = camel || !lower
 	}
-	return events, true
+	return events, good, true
 }
 
 // FuzzSplitEnvelope checks SplitEnvelope against the encoding/json
 // reference on arbitrary bodies: no panic; it accepts exactly what the
-// reference accepts (bodies nested deeper than maxDepth aside), and the
-// events it returns are the reference's, byte for byte, in order.
+// reference accepts (bodies nested deeper than maxDepth aside), the events
+// it returns are the reference's, byte for byte, in order, and it rejects
+// exactly the events the reference cannot key.
 func FuzzSplitEnvelope(f *testing.F) {
 	for _, ev := range sampleEvents(f) {
 		f.Add(wrap("seed", ev))
@@ -267,14 +321,19 @@ func FuzzSplitEnvelope(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var raws [][]byte
+		var keyed []bool
 		env, err := SplitEnvelope(body, func(r EventRef) error {
-			if r.UUID == "" {
+			if r.Reject == "" && r.UUID == "" {
 				t.Fatal("accepted an event without uuid")
 			}
+			if (r.Reject == "") != (r.RejectCode == "") {
+				t.Fatalf("reason %q with code %q", r.Reject, r.RejectCode)
+			}
 			raws = append(raws, r.Raw)
+			keyed = append(keyed, r.Reject == "")
 			return nil
 		})
-		refEvents, refOK := refAccepts(body)
+		refEvents, refGood, refOK := refAccepts(body)
 		if err != nil {
 			var ee *EnvelopeError
 			if !errors.As(err, &ee) {
@@ -300,6 +359,9 @@ func FuzzSplitEnvelope(f *testing.F) {
 		for i := range raws {
 			if !bytes.Equal(raws[i], refEvents[i]) {
 				t.Fatalf("event %d: %q != %q", i, raws[i], refEvents[i])
+			}
+			if keyed[i] != refGood[i] {
+				t.Fatalf("event %d: keyed %v, reference %v: %q", i, keyed[i], refGood[i], raws[i])
 			}
 		}
 	})

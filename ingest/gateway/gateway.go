@@ -11,7 +11,16 @@
 //	body over the limit            413
 //	malformed JSON, not Okta's     400 with a JSON error
 //	Kafka cannot ack in time       503 (Okta retries; the poller repairs gaps)
-//	every record acked             200
+//	every record acked             200 {"accepted":n,"dead_lettered":m}
+//
+// One bad event never costs the others: an element of data.events that
+// Clarion cannot key or parse (not an object, no string uuid, no actor
+// object) goes, byte for byte, to clarion.deadletter with the reason and
+// the integration in its headers (HeaderDLQReason, bus.HeaderIntegrationID)
+// and is counted (clarion_gateway_dead_letters_total); the rest of the
+// delivery is written and the delivery answered 200 once Kafka has
+// acknowledged every record, dead letters included. Only a body that is not
+// an Okta event hook envelope at all is refused with 400.
 package gateway
 
 import (
@@ -82,6 +91,20 @@ const (
 	defaultInFlight   = 256 << 20
 	defaultAckTimeout = 2500 * time.Millisecond
 	maxChallenge      = 1024
+)
+
+// Headers of a record the gateway sends to bus.TopicDeadLetter, besides the
+// integration_id, source, received_at and event_id of an event record. The
+// names are those the sinks use for their dead letters.
+const (
+	HeaderDLQReason = "dlq_reason" // why the event could not be keyed
+	HeaderDLQSink   = "dlq_sink"   // the component that rejected it: "gateway"
+	HeaderDLQTopic  = "dlq_topic"  // the topic it was meant for: clarion.okta.events
+)
+
+var (
+	dlqSinkGateway = []byte("gateway")
+	dlqTopicEvents = []byte(bus.TopicEvents)
 )
 
 // Gateway serves GET and POST /hooks/okta/{integrationID}.
@@ -229,6 +252,7 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		recs       []kgo.Record
 		hdrs       []kgo.RecordHeader
 		keys       []byte
+		rejected   []string // RejectCode of each dead-lettered element
 	)
 	env, err := SplitEnvelope(body, func(ev EventRef) error {
 		if recs == nil {
@@ -255,8 +279,21 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		if deliveryID != nil {
 			hdrs = append(hdrs, kgo.RecordHeader{Key: bus.HeaderDeliveryID, Value: deliveryID})
 		}
+		topic := bus.TopicEvents
+		if ev.Reject != "" {
+			// Rare: the dead letter's headers are allocated apart.
+			topic = bus.TopicDeadLetter
+			h := append(hdrs[h0:len(hdrs):len(hdrs)],
+				kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(ev.Reject)},
+				kgo.RecordHeader{Key: HeaderDLQSink, Value: dlqSinkGateway},
+				kgo.RecordHeader{Key: HeaderDLQTopic, Value: dlqTopicEvents})
+			hdrs = hdrs[:h0]
+			rejected = append(rejected, ev.RejectCode)
+			recs = append(recs, kgo.Record{Topic: topic, Key: keys[k0:len(keys):len(keys)], Value: ev.Raw, Headers: h})
+			return nil
+		}
 		recs = append(recs, kgo.Record{
-			Topic:   bus.TopicEvents,
+			Topic:   topic,
 			Key:     keys[k0:len(keys):len(keys)],
 			Value:   ev.Raw,
 			Headers: hdrs[h0:len(hdrs):len(hdrs)],
@@ -272,10 +309,10 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusBadRequest, "bad_envelope", err.Error())
 		return
 	}
-	events = env.Events
+	events = env.Events - env.Rejected
 	if len(recs) == 0 {
 		g.cfg.Registry.NoteDelivery(in.ID, 0)
-		writeAccepted(rec, 0)
+		writeAccepted(rec, 0, 0)
 		return
 	}
 
@@ -301,16 +338,26 @@ func (g *Gateway) serveDelivery(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusServiceUnavailable, "unavailable", "events could not be stored durably; Okta will retry")
 		return
 	}
-	g.cfg.Registry.NoteDelivery(in.ID, env.Events)
-	writeAccepted(rec, env.Events)
+	if len(rejected) > 0 {
+		for _, code := range rejected {
+			g.m.deadLetters.WithLabelValues(in.ID, code).Inc()
+		}
+		// The reason only: the events' contents are personal data.
+		g.cfg.Logger.Warn("events Clarion cannot key sent to the dead-letter topic; the rest of the delivery is accepted",
+			"integration", in.ID, "dead_lettered", len(rejected), "accepted", events, "first_reason", rejected[0])
+	}
+	g.cfg.Registry.NoteDelivery(in.ID, events)
+	writeAccepted(rec, events, len(rejected))
 }
 
-// writeAccepted answers 200 {"accepted":n}, the hot path's answer, without
-// reflection.
-func writeAccepted(w http.ResponseWriter, n int) {
-	var buf [40]byte
+// writeAccepted answers 200 {"accepted":n,"dead_lettered":m}, the hot
+// path's answer, without reflection.
+func writeAccepted(w http.ResponseWriter, n, dead int) {
+	var buf [64]byte
 	b := append(buf[:0], `{"accepted":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"dead_lettered":`...)
+	b = strconv.AppendInt(b, int64(dead), 10)
 	b = append(b, "}\n"...)
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}

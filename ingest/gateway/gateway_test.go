@@ -158,7 +158,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 		{"unknown integration", "AAAAAAAAAAAAAAAAAAAAAA", secret, "application/json", good, 404, "unknown_integration"},
 		{"malformed JSON", id, secret, "application/json", []byte(`{"data":{"events":[`), 400, "bad_envelope"},
 		{"not an envelope", id, secret, "application/json", []byte(`{"hello":"world"}`), 400, "bad_envelope"},
-		{"event without uuid", id, secret, "application/json", wrap("d", []byte(`{"actor":{"id":"x"}}`)), 400, "bad_envelope"},
+		{"only an event without uuid", id, secret, "application/json", wrap("d", []byte(`{"actor":{"id":"x"}}`)), 200, ""},
 		{"too large", id, secret, "application/json", wrap("d", bytes.Repeat([]byte(`{"uuid":"u","actor":{},"pad":"`+strings.Repeat("x", 1000)+`"},`), 70)[:70*1030-1]), 413, "too_large"},
 		{"form content type", id, secret, "application/x-www-form-urlencoded", good, 415, "unsupported_media_type"},
 		{"no content type", id, secret, "", good, 415, "unsupported_media_type"},
@@ -176,10 +176,14 @@ func TestDeliveryOutcomes(t *testing.T) {
 			}
 		})
 	}
-	// Nothing but the accepted deliveries reached Kafka.
+	// Nothing but the accepted deliveries reached Kafka; the event without
+	// uuid went to the dead-letter topic.
 	recs := bustest.ConsumeAll(t, h.cluster.Brokers, bus.TopicEvents, 10*time.Second)
 	if len(recs) != 2 {
 		t.Fatalf("%d records in Kafka, want 2", len(recs))
+	}
+	if dl := bustest.ConsumeAll(t, h.cluster.Brokers, bus.TopicDeadLetter, 10*time.Second); len(dl) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dl))
 	}
 	if n := h.counter(t, "clarion_gateway_requests_total", map[string]string{"integration": id, "kind": "delivery", "code": "401"}); n != 2 {
 		t.Fatalf("401 counter %v", n)
@@ -227,6 +231,65 @@ func (h *harness) counter(t *testing.T, name string, labels map[string]string) f
 		}
 	}
 	return 0
+}
+
+// TestBadEventDeadLetteredOthersAccepted: an event without actor among
+// good ones goes to the dead-letter topic with its reason, integration and
+// bytes, is counted, and costs the others nothing.
+func TestBadEventDeadLetteredOthersAccepted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	id, secret := h.integration()
+	noActor := []byte(`{"uuid":"u-stub","published":"2026-11-29T10:00:00.000Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"}}`)
+	body := wrap("delivery-dl", event("u-1", "00u1", "a@x"), noActor, event("u-2", "00u2", "b@x"), []byte(`"not an event"`))
+	code, resp := h.post(id, secret, "application/json", body)
+	if code != 200 || strings.TrimSpace(resp) != `{"accepted":2,"dead_lettered":2}` {
+		t.Fatalf("%d %s", code, resp)
+	}
+	recs := bustest.ConsumeN(t, h.cluster.Brokers, bus.TopicEvents, 2, 10*time.Second)
+	got := map[string]bool{}
+	for _, r := range recs {
+		got[bus.Header(r, bus.HeaderUUID)] = true
+	}
+	if !got["u-1"] || !got["u-2"] {
+		t.Fatalf("good events in Kafka: %v", got)
+	}
+	dl := bustest.ConsumeN(t, h.cluster.Brokers, bus.TopicDeadLetter, 2, 10*time.Second)
+	byValue := map[string]*kgo.Record{}
+	for _, r := range dl {
+		byValue[string(r.Value)] = r
+	}
+	for _, want := range []struct{ raw, reason string }{
+		{string(noActor), `data.events[1]: the event has no "actor" object`},
+		{`"not an event"`, `data.events[3]: the event is not a JSON object`},
+	} {
+		r := byValue[want.raw]
+		if r == nil {
+			t.Fatalf("dead letter %s missing; have %d", want.raw, len(dl))
+		}
+		if got := bus.Header(r, HeaderDLQReason); got != want.reason {
+			t.Fatalf("reason %q, want %q", got, want.reason)
+		}
+		if bus.Header(r, bus.HeaderIntegrationID) != id || bus.Header(r, HeaderDLQSink) != "gateway" ||
+			bus.Header(r, HeaderDLQTopic) != bus.TopicEvents || bus.Header(r, bus.HeaderDeliveryID) != "delivery-dl" ||
+			bus.Header(r, bus.HeaderSource) != bus.SourceHook || bus.Header(r, bus.HeaderReceivedAt) == "" {
+			t.Fatalf("dead letter headers %v", r.Headers)
+		}
+		if !strings.HasPrefix(string(r.Key), id+"/") {
+			t.Fatalf("dead letter key %q", r.Key)
+		}
+	}
+	if bus.Header(byValue[string(noActor)], bus.HeaderUUID) != "u-stub" {
+		t.Fatal("the dead letter lost the uuid it had")
+	}
+	for code, want := range map[string]float64{RejectNoActor: 1, RejectNotObject: 1} {
+		if n := h.counter(t, "clarion_gateway_dead_letters_total", map[string]string{"integration": id, "reason": code}); n != want {
+			t.Fatalf("dead letters %s = %v, want %v", code, n, want)
+		}
+	}
+	if n := h.counter(t, "clarion_gateway_events_total", map[string]string{"integration": id}); n != 2 {
+		t.Fatalf("events counter %v, want 2", n)
+	}
 }
 
 func TestDeliveryLandsByteForByteWithKeysAndHeaders(t *testing.T) {

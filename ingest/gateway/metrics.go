@@ -11,6 +11,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	events        *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
+	deadLetters   *prometheus.CounterVec
 	produceErrors prometheus.Counter
 	overloaded    prometheus.Counter
 	inFlight      prometheus.Gauge
@@ -33,6 +34,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Event hook request latency, from routing to answer, by kind and status class.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"kind", "class"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clarion_gateway_dead_letters_total",
+			Help: "Events of accepted deliveries that Clarion cannot key (not an object, no uuid, no actor), sent to the dead-letter topic, by integration and reason.",
+		}, []string{"integration", "reason"}),
 		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_gateway_produce_errors_total",
 			Help: "Deliveries answered 503 because Kafka did not acknowledge every record in time.",
@@ -47,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.events, m.duration, m.produceErrors, m.overloaded, m.inFlight} {
+		for _, c := range []prometheus.Collector{m.requests, m.events, m.deadLetters, m.duration, m.produceErrors, m.overloaded, m.inFlight} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

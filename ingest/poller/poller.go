@@ -35,18 +35,29 @@ import (
 )
 
 // DefaultEventTypes returns the event types the poller reads when Config
-// names none: the sign-in events Clarion's detectors judge.
-func DefaultEventTypes() []string { return []string{"user.session.start"} }
-
-// MoreEventTypes returns further types Clarion can analyse (MFA fatigue,
-// lockouts, sign-on policy); add them to Config.EventTypes to read them too.
-func MoreEventTypes() []string {
-	return []string{
-		"user.authentication.auth_via_mfa",
-		"user.account.lock",
-		"policy.evaluate_sign_on",
-		"system.push.send_factor_verify_push",
+// names none: every type of okta.SignInEventTypes, the sign-ins the
+// detectors judge and the rest of the sign-in flow (MFA, lockouts, policy,
+// factor changes, Okta's own detections). The poller reads them with
+// okta.logs.read whether or not the event hook is subscribed to them.
+func DefaultEventTypes() []string {
+	ts := okta.SignInEventTypes()
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Type
 	}
+	return out
+}
+
+// MoreEventTypes returns the optional types of DefaultEventTypes: those
+// the event hook need not be subscribed to.
+func MoreEventTypes() []string {
+	var out []string
+	for _, t := range okta.SignInEventTypes() {
+		if !t.Required {
+			out = append(out, t.Type)
+		}
+	}
+	return out
 }
 
 // Registry lists the integrations to poll. *integration.Store implements it.

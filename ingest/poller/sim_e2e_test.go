@@ -136,6 +136,17 @@ func TestSimPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 	if limited.Load() == 0 {
 		t.Error("no 429 was served")
 	}
+	// The poller reads the sign-in flow's types too (the org's hook is not
+	// subscribed to anything here): okta.logs.read is enough.
+	types := map[string]int{}
+	for _, r := range recs {
+		types[gjson.GetBytes(r.Value, "eventType").String()]++
+	}
+	for _, want := range []string{"user.session.start", "user.authentication.auth_via_mfa", "policy.evaluate_sign_on", "system.push.send_factor_verify_push"} {
+		if types[want] == 0 {
+			t.Errorf("the poller read no %s (read %v)", want, types)
+		}
+	}
 }
 
 // readAll reads every user.session.start since since, independently of

@@ -9,6 +9,7 @@ package logevent
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,13 @@ var ErrNotObject = errors.New("logevent: not a JSON object")
 // ErrNoUUID means the event has no uuid, so it cannot be deduplicated.
 var ErrNoUUID = errors.New("logevent: event has no uuid")
 
+// ErrLowercased means the event's top-level keys are lowercased
+// ("eventtype", "displaymessage", "debugcontext"): a normalised export
+// such as Panther's data lake writes, not a LogEvent as Okta sends it.
+// Okta's hooks and System Log always write camelCase, so Clarion refuses
+// these instead of guessing which spelling wins; re-export the raw JSON.
+var ErrLowercased = errors.New(`logevent: the event's keys are lowercased ("eventtype", not "eventType"): a normalised export such as Panther's, not a LogEvent as Okta writes it`)
+
 // Event is the typed view of one LogEvent. Zero values mean "absent".
 type Event struct {
 	UUID           string
@@ -44,7 +52,7 @@ type Event struct {
 	ActorLogin string // actor.alternateId
 	ActorName  string // actor.displayName
 
-	IP         string
+	IP         string // client.ipAddress; request.ipChain[0].ip when that is absent or "null"
 	City       string
 	State      string
 	Country    string
@@ -68,9 +76,26 @@ type Event struct {
 	Behaviors         string // debugContext.debugData.behaviors, "{New City=POSITIVE, ...}"
 	Risk              string // debugContext.debugData.risk
 	RequestURI        string
-	SessionID         string // authenticationContext.externalSessionId
-	TransactionID     string
+	DTHash            string // debugContext.debugData.dtHash
+	// debugContext.debugData.logOnlySecurityData, a JSON document inside a
+	// string: {"risk":{"level":..,"reasons":..},"behaviors":{name: value}}.
+	RiskLevel         string // risk.level (LOW, MEDIUM, HIGH)
+	RiskReasons       string // risk.reasons
+	SecurityBehaviors string // behaviors as "{New City=POSITIVE, New Device=NEGATIVE}", names sorted
+
+	SessionID     string // authenticationContext.externalSessionId
+	RootSessionID string // authenticationContext.rootSessionId
+	TransactionID string
+
+	// The top-level device object (Okta Verify / device-bound events).
+	DeviceID       string // device.id
+	DeviceName     string // device.name
+	DeviceManaged  string // device.managed: "true", "false" or "" (absent)
+	DevicePlatform string // device.os_platform (WINDOWS, OSX, IOS, ANDROID, ...)
 }
+
+// ipPlaceholder is what some exports write for an absent client address.
+const ipPlaceholder = "null"
 
 // UserKey is the key of the user the event is about: actor.id, or
 // actor.alternateId when Okta wrote "unknown" (failed sign-ins of unknown
@@ -89,8 +114,8 @@ func UserKey(actorID, alternateID string) string {
 func (e *Event) Success() bool { return e.Outcome == OutcomeSuccess }
 
 // Parse fills ev from one LogEvent's JSON. It resets ev first. It fails
-// when raw is not a well-formed JSON object (ErrNotObject, ErrMalformed) or
-// has no uuid (ErrNoUUID); odd field types (a number where Okta usually
+// when raw is not a well-formed JSON object (ErrNotObject, ErrMalformed),
+// is a lowercased export (ErrLowercased) or has no uuid (ErrNoUUID); odd field types (a number where Okta usually
 // sends a string, a placeholder timestamp) are tolerated: strings read as
 // themselves, numbers and booleans as their JSON text, null, objects and
 // arrays as "". When a key repeats, the last occurrence wins, as with
@@ -104,14 +129,20 @@ func Parse(raw []byte, ev *Event) error {
 	if s.kind() != '{' {
 		return ErrNotObject
 	}
+	var chain chainHop // request.ipChain[0]
+	var sawType, sawLowerType bool
 	s.object(func(k string) {
 		switch k {
 		case "uuid":
 			ev.UUID, _ = s.value()
+		case "eventtype":
+			sawLowerType = true
+			s.skip()
 		case "published":
 			ev.PublishedRaw, _ = s.value()
 			ev.Published, _ = ParseTime(ev.PublishedRaw)
 		case "eventType":
+			sawType = true
 			ev.EventType, _ = s.value()
 		case "severity":
 			ev.Severity, _ = s.value()
@@ -186,17 +217,57 @@ func Parse(raw []byte, ev *Event) error {
 						ev.Risk, _ = s.value()
 					case "requestUri":
 						ev.RequestURI, _ = s.value()
+					case "dtHash":
+						ev.DTHash, _ = s.value()
+					case "logOnlySecurityData":
+						t, _ := s.value()
+						parseSecurityData(t, ev)
 					default:
 						s.skip()
 					}
 				})
 			})
 		case "authenticationContext":
-			ev.SessionID = ""
+			ev.SessionID, ev.RootSessionID = "", ""
 			s.object(func(k string) {
-				if k == "externalSessionId" {
+				switch k {
+				case "externalSessionId":
 					ev.SessionID, _ = s.value()
-				} else {
+				case "rootSessionId":
+					ev.RootSessionID, _ = s.value()
+				default:
+					s.skip()
+				}
+			})
+		case "request":
+			chain = chainHop{}
+			s.object(func(k string) {
+				if k != "ipChain" {
+					s.skip()
+					return
+				}
+				chain = chainHop{}
+				s.array(func(i int) {
+					if i == 0 {
+						parseHop(&s, &chain)
+					} else {
+						s.skip()
+					}
+				})
+			})
+		case "device":
+			ev.DeviceID, ev.DeviceName, ev.DeviceManaged, ev.DevicePlatform = "", "", "", ""
+			s.object(func(k string) {
+				switch k {
+				case "id":
+					ev.DeviceID, _ = s.value()
+				case "name":
+					ev.DeviceName, _ = s.value()
+				case "managed":
+					ev.DeviceManaged = boolText(s.value())
+				case "os_platform":
+					ev.DevicePlatform, _ = s.value()
+				default:
 					s.skip()
 				}
 			})
@@ -220,14 +291,174 @@ func Parse(raw []byte, ev *Event) error {
 		*ev = Event{}
 		return s.err
 	}
+	if sawLowerType && !sawType {
+		*ev = Event{}
+		return ErrLowercased
+	}
 	if ev.UUID == "" {
 		return ErrNoUUID
+	}
+	if ev.IP == ipPlaceholder {
+		ev.IP = ""
+	}
+	if ev.IP == "" && chain.ip != "" {
+		// Okta writes the address in request.ipChain only, for some
+		// events (and exports drop client.ipAddress): the first hop is
+		// the client. Its place stands in for the client's when the
+		// client has none.
+		ev.IP = chain.ip
+		if ev.City == "" && ev.Country == "" && !ev.HasGeo {
+			ev.City, ev.State, ev.Country, ev.PostalCode = chain.city, chain.state, chain.country, chain.postal
+			ev.Lat, ev.Lon, ev.HasGeo = chain.lat, chain.lon, chain.hasGeo
+		}
 	}
 	return nil
 }
 
 func clearDebug(ev *Event) {
 	ev.DeviceFingerprint, ev.ThreatSuspected, ev.Behaviors, ev.Risk, ev.RequestURI = "", false, "", "", ""
+	ev.DTHash, ev.RiskLevel, ev.RiskReasons, ev.SecurityBehaviors = "", "", "", ""
+}
+
+// boolText reads a boolean Okta may write as true/false or "true"/"false":
+// "true", "false", or "" for anything else.
+func boolText(t string, kind byte) string {
+	switch {
+	case kind == 't', kind == 's' && strings.EqualFold(t, "true"):
+		return "true"
+	case kind == 'f', kind == 's' && strings.EqualFold(t, "false"):
+		return "false"
+	}
+	return ""
+}
+
+// chainHop is what Parse reads of request.ipChain[0].
+type chainHop struct {
+	ip, city, state, country, postal string
+	lat, lon                         float64
+	hasGeo                           bool
+}
+
+func parseHop(s *scanner, h *chainHop) {
+	*h = chainHop{}
+	s.object(func(k string) {
+		switch k {
+		case "ip":
+			h.ip, _ = s.value()
+		case "geographicalContext":
+			h.city, h.state, h.country, h.postal, h.lat, h.lon, h.hasGeo = "", "", "", "", 0, 0, false
+			s.object(func(k string) {
+				switch k {
+				case "city":
+					h.city, _ = s.value()
+				case "state":
+					h.state, _ = s.value()
+				case "country":
+					h.country, _ = s.value()
+				case "postalCode":
+					h.postal, _ = s.value()
+				case "geolocation":
+					h.lat, h.lon, h.hasGeo = readGeo(s)
+				default:
+					s.skip()
+				}
+			})
+		default:
+			s.skip()
+		}
+	})
+	if h.ip == ipPlaceholder {
+		h.ip = ""
+	}
+}
+
+// readGeo reads a geolocation object: lat and lon, both numbers, or none.
+func readGeo(s *scanner) (lat, lon float64, ok bool) {
+	var hasLat, hasLon bool
+	s.object(func(k string) {
+		switch k {
+		case "lat":
+			lat, hasLat = s.number()
+		case "lon":
+			lon, hasLon = s.number()
+		default:
+			s.skip()
+		}
+	})
+	if hasLat && hasLon {
+		return lat, lon, true
+	}
+	return 0, 0, false
+}
+
+// parseSecurityData reads logOnlySecurityData, a JSON document Okta sends
+// inside a string. A malformed document leaves the fields empty; it never
+// fails the event.
+func parseSecurityData(doc string, ev *Event) {
+	ev.RiskLevel, ev.RiskReasons, ev.SecurityBehaviors = "", "", ""
+	s := scanner{src: doc}
+	if s.kind() != '{' {
+		return
+	}
+	var level, reasons string
+	var behaviors map[string]string
+	s.object(func(k string) {
+		switch k {
+		case "risk":
+			level, reasons = "", ""
+			s.object(func(k string) {
+				switch k {
+				case "level":
+					level, _ = s.value()
+				case "reasons":
+					reasons, _ = s.value()
+				default:
+					s.skip()
+				}
+			})
+		case "behaviors":
+			behaviors = nil
+			s.object(func(k string) {
+				if behaviors == nil {
+					behaviors = map[string]string{}
+				}
+				behaviors[k], _ = s.value()
+			})
+		default:
+			s.skip()
+		}
+	})
+	if s.err != nil || s.peek() != 0 {
+		return
+	}
+	ev.RiskLevel, ev.RiskReasons = level, reasons
+	ev.SecurityBehaviors = formatBehaviors(behaviors)
+}
+
+// formatBehaviors writes behaviours the way Okta writes debugData.behaviors,
+// "{New City=POSITIVE, New Device=NEGATIVE}", with names sorted so the text
+// is deterministic; "" when there are none.
+func formatBehaviors(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(m[k])
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // toInt reads asNumber: a JSON number (truncated toward zero) or a string
@@ -283,22 +514,7 @@ func parseClient(s *scanner, ev *Event) {
 				case "postalCode":
 					ev.PostalCode, _ = s.value()
 				case "geolocation":
-					ev.Lat, ev.Lon, ev.HasGeo = 0, 0, false
-					var lat, lon float64
-					var hasLat, hasLon bool
-					s.object(func(k string) {
-						switch k {
-						case "lat":
-							lat, hasLat = s.number()
-						case "lon":
-							lon, hasLon = s.number()
-						default:
-							s.skip()
-						}
-					})
-					if hasLat && hasLon {
-						ev.Lat, ev.Lon, ev.HasGeo = lat, lon, true
-					}
+					ev.Lat, ev.Lon, ev.HasGeo = readGeo(s)
 				default:
 					s.skip()
 				}

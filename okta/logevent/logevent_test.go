@@ -92,6 +92,8 @@ func TestParseErrors(t *testing.T) {
 		{`{"uuid":tru}`, ErrMalformed},
 		{`{"client":{"ipAddress":"1.2.3.4"}}`, ErrNoUUID},
 		{`{"uuid":null}`, ErrNoUUID},
+		{`{"uuid":"a","eventtype":"user.session.start","displaymessage":"User login to Okta"}`, ErrLowercased},
+		{`{"eventtype":"user.session.start"}`, ErrLowercased},
 	} {
 		if err := Parse([]byte(c.in), &ev); !errors.Is(err, c.want) {
 			t.Errorf("%q: %v, want %v", c.in, err, c.want)
@@ -192,8 +194,59 @@ func reference(raw []byte) (Event, error) {
 	dd := obj(obj(m["debugContext"])["debugData"])
 	ev.DeviceFingerprint, ev.Behaviors, ev.Risk, ev.RequestURI = str(dd["deviceFingerprint"]), str(dd["behaviors"]), str(dd["risk"]), str(dd["requestUri"])
 	ev.ThreatSuspected = strings.EqualFold(str(dd["threatSuspected"]), "true")
-	ev.SessionID = str(obj(m["authenticationContext"])["externalSessionId"])
+	ev.DTHash = str(dd["dtHash"])
+	if doc, ok := dd["logOnlySecurityData"].(string); ok {
+		var sd map[string]any
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		if dec.Decode(&sd) == nil && !dec.More() && sd != nil {
+			risk := obj(sd["risk"])
+			ev.RiskLevel, ev.RiskReasons = str(risk["level"]), str(risk["reasons"])
+			bm := map[string]string{}
+			for k, v := range obj(sd["behaviors"]) {
+				bm[k] = str(v)
+			}
+			ev.SecurityBehaviors = formatBehaviors(bm)
+		}
+	}
+	ac := obj(m["authenticationContext"])
+	ev.SessionID, ev.RootSessionID = str(ac["externalSessionId"]), str(ac["rootSessionId"])
 	ev.TransactionID = str(obj(m["transaction"])["id"])
+	dev := obj(m["device"])
+	ev.DeviceID, ev.DeviceName, ev.DevicePlatform = str(dev["id"]), str(dev["name"]), str(dev["os_platform"])
+	switch x := dev["managed"].(type) {
+	case bool:
+		ev.DeviceManaged = str(x)
+	case string:
+		if strings.EqualFold(x, "true") || strings.EqualFold(x, "false") {
+			ev.DeviceManaged = strings.ToLower(x)
+		}
+	}
+	// The address from request.ipChain[0] when the client has none.
+	if ev.IP == "null" {
+		ev.IP = ""
+	}
+	chain, _ := obj(m["request"])["ipChain"].([]any)
+	if ev.IP == "" && len(chain) > 0 {
+		hop := obj(chain[0])
+		if ip := str(hop["ip"]); ip != "" && ip != "null" {
+			ev.IP = ip
+			if ev.City == "" && ev.Country == "" && !ev.HasGeo {
+				hg := obj(hop["geographicalContext"])
+				ev.City, ev.State, ev.Country, ev.PostalCode = str(hg["city"]), str(hg["state"]), str(hg["country"]), str(hg["postalCode"])
+				hl := obj(hg["geolocation"])
+				lat, ok1 := hl["lat"].(json.Number)
+				lon, ok2 := hl["lon"].(json.Number)
+				if ok1 && ok2 {
+					la, e1 := lat.Float64()
+					lo, e2 := lon.Float64()
+					if e1 == nil && e2 == nil {
+						ev.Lat, ev.Lon, ev.HasGeo = la, lo, true
+					}
+				}
+			}
+		}
+	}
 	return ev, nil
 }
 
@@ -220,6 +273,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"uuid":"a","uuid":"b","client":{"geographicalContext":{"geolocation":{"lat":1e400,"lon":2}}},"client":5}`))
+	f.Add([]byte(`{"uuid":"c","client":{"ipAddress":"null"},"request":{"ipChain":[{"ip":"1.2.3.4","geographicalContext":{"city":"X","geolocation":{"lat":1,"lon":2}}},{"ip":"5.6.7.8"}]},"request":{"ipChain":[{"ip":"9.9.9.9"}]}}`))
+	f.Add([]byte(`{"uuid":"d","debugContext":{"debugData":{"dtHash":"h","logOnlySecurityData":"{\"risk\":{\"level\":\"HIGH\",\"reasons\":\"Anomalous Device\"},\"behaviors\":{\"New IP\":\"POSITIVE\",\"New City\":\"NEGATIVE\"}}"}},"device":{"id":"guo1","name":"Mac","managed":"TRUE","os_platform":"OSX"},"authenticationContext":{"rootSessionId":"r1","externalSessionId":"s1"}}`))
+	f.Add([]byte(`{"uuid":"e","debugContext":{"debugData":{"logOnlySecurityData":"{\"risk\":{\"level\":\"LOW\"}} x"}},"device":5}`))
 	f.Add([]byte("{\"uu\\u0069d\":\"\\ud83d\\ude00\xff\",\"actor\":{\"id\":\"x\"},\"actor\":{\"alternateId\":\"y\"}}"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var ev Event
@@ -228,6 +284,16 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		if err != nil {
+			if errors.Is(err, ErrLowercased) {
+				var m map[string]json.RawMessage
+				_ = json.Unmarshal(raw, &m)
+				_, camel := m["eventType"]
+				_, lower := m["eventtype"]
+				if camel || !lower {
+					t.Fatalf("ErrLowercased, but eventType %v eventtype %v", camel, lower)
+				}
+				return
+			}
 			if errors.Is(err, ErrNoUUID) {
 				if want, _ := reference(raw); want.UUID != "" {
 					t.Fatalf("ErrNoUUID but the reference reads uuid %q", want.UUID)
@@ -238,4 +304,63 @@ func FuzzParse(f *testing.F) {
 		}
 		checkAgainstReference(t, raw, &ev)
 	})
+}
+
+// TestRealEventFields: what real events carry beyond the classic sign-in
+// fields: the address in request.ipChain only, logOnlySecurityData (a JSON
+// document in a string), dtHash, rootSessionId and the top-level device.
+func TestRealEventFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, raw string
+		check     func(ev *Event) bool
+	}{
+		{"ipChain when client has no address",
+			`{"uuid":"a","client":{"geographicalContext":null},"request":{"ipChain":[{"ip":"175.16.199.1","geographicalContext":{"city":"Dublin","country":"United States","geolocation":{"lat":37.72,"lon":-121.91}}},{"ip":"10.0.0.1"}]}}`,
+			func(ev *Event) bool {
+				return ev.IP == "175.16.199.1" && ev.City == "Dublin" && ev.HasGeo && ev.Lat == 37.72
+			}},
+		{"ipChain when client's address is the placeholder",
+			`{"uuid":"a","client":{"ipAddress":"null","geographicalContext":{"city":"Paris","country":"France"}},"request":{"ipChain":[{"ip":"2.3.4.5","geographicalContext":{"city":"Lyon"}}]}}`,
+			func(ev *Event) bool { return ev.IP == "2.3.4.5" && ev.City == "Paris" }},
+		{"client's address wins over ipChain",
+			`{"uuid":"a","client":{"ipAddress":"1.1.1.1"},"request":{"ipChain":[{"ip":"2.2.2.2"}]}}`,
+			func(ev *Event) bool { return ev.IP == "1.1.1.1" }},
+		{"placeholder without chain is absent",
+			`{"uuid":"a","client":{"ipAddress":"null"}}`,
+			func(ev *Event) bool { return ev.IP == "" }},
+		{"logOnlySecurityData",
+			`{"uuid":"a","debugContext":{"debugData":{"dtHash":"751b15","logOnlySecurityData":"{\"risk\":{\"reasons\":\"Anomalous Location, Anomalous Device\",\"level\":\"HIGH\"},\"behaviors\":{\"New IP\":\"POSITIVE\",\"New City\":\"NEGATIVE\",\"Velocity\":\"NEGATIVE\"}}"}}}`,
+			func(ev *Event) bool {
+				return ev.RiskLevel == "HIGH" && ev.RiskReasons == "Anomalous Location, Anomalous Device" &&
+					ev.SecurityBehaviors == "{New City=NEGATIVE, New IP=POSITIVE, Velocity=NEGATIVE}" && ev.DTHash == "751b15"
+			}},
+		{"malformed logOnlySecurityData is dropped, not fatal",
+			`{"uuid":"a","debugContext":{"debugData":{"logOnlySecurityData":"{\"risk\":{\"level\":"}}}`,
+			func(ev *Event) bool { return ev.RiskLevel == "" && ev.SecurityBehaviors == "" }},
+		{"session ids and device",
+			`{"uuid":"a","authenticationContext":{"externalSessionId":"idxB","rootSessionId":"idxR"},"device":{"id":"guofdhyjex1feOgbN1d9","name":"Mac15,6","managed":false,"os_platform":"OSX","registered":true}}`,
+			func(ev *Event) bool {
+				return ev.SessionID == "idxB" && ev.RootSessionID == "idxR" && ev.DeviceID == "guofdhyjex1feOgbN1d9" &&
+					ev.DeviceName == "Mac15,6" && ev.DeviceManaged == "false" && ev.DevicePlatform == "OSX"
+			}},
+		{"device managed as a string, unknown as absent",
+			`{"uuid":"a","device":{"managed":"True"}}`,
+			func(ev *Event) bool { return ev.DeviceManaged == "true" }},
+		{"device managed null",
+			`{"uuid":"a","device":{"managed":null}}`,
+			func(ev *Event) bool { return ev.DeviceManaged == "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ev Event
+			if err := Parse([]byte(tc.raw), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(&ev) {
+				t.Fatalf("%+v", ev)
+			}
+			checkAgainstReference(t, []byte(tc.raw), &ev)
+		})
+	}
 }

@@ -381,6 +381,33 @@ func (s *scanner) object(fn func(k string)) bool {
 	return true
 }
 
+// array calls fn for each element of the array at the cursor, with its
+// index; fn must consume the element. A non-array value is skipped and fn
+// is not called.
+func (s *scanner) array(fn func(i int)) {
+	if s.kind() != '[' {
+		s.skip()
+		return
+	}
+	s.i++
+	if s.peek() == ']' {
+		s.i++
+		return
+	}
+	for i := 0; s.err == nil; i++ {
+		fn(i)
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return
+		default:
+			s.fail()
+		}
+	}
+}
+
 // number reads a value and returns it as a float when it is a JSON number.
 func (s *scanner) number() (float64, bool) {
 	t, k := s.value()

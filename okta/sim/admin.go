@@ -108,13 +108,9 @@ func (s *Server) Labels(all bool) []Label {
 
 func (s *Server) label(r *traffic.Record) Label {
 	m := s.model
-	outcome := "FAILURE"
-	if r.Success() {
-		outcome = "SUCCESS"
-	}
 	return Label{
 		UUID: m.UUID(r), Published: time.UnixMilli(r.Published).UTC(), EventType: r.EventType(),
-		UserID: m.UserKey(r), Outcome: outcome, Attack: r.AttackName(), Expect: r.ExpectList(),
+		UserID: m.UserKey(r), Outcome: r.Outcome(), Attack: r.AttackName(), Expect: r.ExpectList(),
 	}
 }
 

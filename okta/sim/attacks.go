@@ -18,8 +18,10 @@ type AttackRequest struct {
 	// Security (whose members are in the protected "Okta Administrators"
 	// group).
 	User string `json:"user,omitempty"`
-	// Kind is traffic.AttackImpossibleTravel (default) or
-	// traffic.AttackAnonymizingProxy.
+	// Kind is one of traffic.InjectKinds: impossible_travel (default),
+	// anonymizing_proxy, password_spray, brute_force, credential_stuffing,
+	// mfa_fatigue, session_hijack, factor_reset (traffic.Model.Inject
+	// describes each). The spray and stuffing kinds also try other users.
 	Kind string `json:"kind,omitempty"`
 }
 
@@ -78,11 +80,14 @@ func (s *Server) InjectAttack(req AttackRequest) (AttackInfo, error) {
 	for i := range recs {
 		r := recs[i]
 		r.Published = now + int64(i)
-		if s.status[v] != StatusActive {
+		if r.User >= 0 && s.status[r.User] != StatusActive {
+			if r.Kind > traffic.KindSSO {
+				continue // no session, so none of the flow after a sign-in
+			}
 			r.Deny()
 		}
-		if r.Success() {
-			s.lastLogin[v] = r.Published
+		if r.User >= 0 && r.Kind == traffic.KindSessionStart && r.Success() {
+			s.lastLogin[r.User] = r.Published
 		}
 		s.recs = append(s.recs, r)
 		for _, h := range s.hooks {

@@ -26,25 +26,67 @@ type view struct {
 	raw                                      func() []byte
 }
 
-func (v *view) get(attr string) (string, bool) {
+// values returns attr's values in the event: one for a plain path, one per
+// element where the path crosses an array (target.id is the id of every
+// target, as in Okta's filter), none when absent or null.
+func (v *view) values(attr string, buf []string) []string {
 	switch attr {
 	case "eventType":
-		return v.eventType, true
+		return append(buf, v.eventType)
 	case "actor.id":
-		return v.actorID, v.actorID != ""
+		if v.actorID == "" {
+			return buf
+		}
+		return append(buf, v.actorID)
 	case "actor.alternateId":
-		return v.alternateID, v.alternateID != ""
+		if v.alternateID == "" {
+			return buf
+		}
+		return append(buf, v.alternateID)
 	case "outcome.result":
-		return v.outcome, v.outcome != ""
+		if v.outcome == "" {
+			return buf
+		}
+		return append(buf, v.outcome)
 	}
-	res := gjson.GetBytes(v.raw(), attr)
-	if !res.Exists() || res.Type == gjson.Null {
-		return "", false
+	return walkPath(gjson.ParseBytes(v.raw()), strings.Split(attr, "."), buf)
+}
+
+// walkPath collects the values at path under res, fanning out over arrays.
+// Keys match exactly (no gjson path syntax); the last of duplicate keys
+// wins, as in encoding/json.
+func walkPath(res gjson.Result, path []string, out []string) []string {
+	if res.IsArray() {
+		res.ForEach(func(_, el gjson.Result) bool {
+			out = walkPath(el, path, out)
+			return true
+		})
+		return out
 	}
-	if res.Type == gjson.String {
-		return res.Str, true
+	if len(path) == 0 {
+		switch {
+		case !res.Exists() || res.Type == gjson.Null:
+		case res.Type == gjson.String:
+			out = append(out, res.Str)
+		default:
+			out = append(out, res.Raw)
+		}
+		return out
 	}
-	return res.Raw, true
+	if !res.IsObject() {
+		return out
+	}
+	var next gjson.Result
+	res.ForEach(func(k, val gjson.Result) bool {
+		if k.Str == path[0] {
+			next = val
+		}
+		return true
+	})
+	if !next.Exists() {
+		return out
+	}
+	return walkPath(next, path[1:], out)
 }
 
 type andF struct{ a, b filter }
@@ -60,14 +102,31 @@ func (f andF) match(v *view) bool { return f.a.match(v) && f.b.match(v) }
 func (f orF) match(v *view) bool  { return f.a.match(v) || f.b.match(v) }
 func (f notF) match(v *view) bool { return !f.a.match(v) }
 
+// match: an attribute with several values (inside an array) matches when
+// any value does; ne when none is equal.
 func (f cmpF) match(v *view) bool {
-	got, ok := v.get(f.attr)
-	if f.op == "pr" {
-		return ok
+	var buf [4]string
+	vals := v.values(f.attr, buf[:0])
+	switch f.op {
+	case "pr":
+		return len(vals) > 0
+	case "ne":
+		for _, got := range vals {
+			if got == f.val {
+				return false
+			}
+		}
+		return true
 	}
-	if !ok {
-		return f.op == "ne"
+	for _, got := range vals {
+		if f.matchOne(got) {
+			return true
+		}
 	}
+	return false
+}
+
+func (f cmpF) matchOne(got string) bool {
 	switch f.op {
 	case "eq":
 		return got == f.val

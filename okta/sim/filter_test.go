@@ -6,7 +6,8 @@ func TestParseFilter(t *testing.T) {
 	t.Parallel()
 	v := &view{eventType: "user.session.start", actorID: "00u1", outcome: "SUCCESS",
 		raw: func() []byte {
-			return []byte(`{"client":{"geographicalContext":{"country":"France"}},"securityContext":{"isProxy":false,"asNumber":3215}}`)
+			return []byte(`{"client":{"geographicalContext":{"country":"France"}},"securityContext":{"isProxy":false,"asNumber":3215},` +
+				`"target":[{"id":"lae1","type":"AuthenticatorEnrollment"},{"id":"00u9","type":"User","detailEntry":{"methodTypeUsed":"push"}}]}`)
 		}}
 	cases := []struct {
 		f    string
@@ -22,7 +23,18 @@ func TestParseFilter(t *testing.T) {
 		{`client.geographicalContext.country co "fra"`, true},
 		{`securityContext.isProxy eq false`, true},
 		{`securityContext.asNumber gt 3000 and securityContext.asNumber le 3215`, true},
-		{`target pr`, false},
+		{`target pr`, true},
+		{`target.id eq "00u9"`, true}, // any element of the array
+		{`target.id eq "lae1"`, true},
+		{`target.id eq "00u8"`, false},
+		{`target.id ne "00u9"`, false}, // ne: no element equal
+		{`target.id ne "00u8"`, true},
+		{`target.type eq "User" and target.id sw "00u"`, true},
+		{`target.detailEntry.methodTypeUsed eq "push"`, true},
+		{`target.missing pr`, false},
+		{`eventType eq "a" or eventType eq "b" or eventType eq "user.session.start"`, true},
+		{`eventType sw "USER.SESSION"`, true},
+		{`eventType sw "policy."`, false},
 		{`actor.id ne "00u2"`, true},
 		{`EVENTTYPE EQ "user.session.start"`, false}, // attribute names are case-sensitive paths
 		{`eventType EQ "user.session.start" AND actor.id Eq "00u1"`, true},

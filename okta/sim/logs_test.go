@@ -137,9 +137,7 @@ func TestLogsValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{}, []string{"okta.logs.read"}, false)
 	tok := e.bearer("okta.logs.read")
-	since := url.QueryEscape(t0.Add(-time.Hour).Format(time.RFC3339))
 	for _, q := range []string{
-		"after=12&since=" + since,
 		"since=yesterday",
 		"until=2026-13-01",
 		"limit=-1",
@@ -187,6 +185,12 @@ func TestLogsFilters(t *testing.T) {
 		{`not (outcome.result eq "SUCCESS")`, func(e *logevent.Event) bool { return e.Outcome != "SUCCESS" }},
 		{`client.geographicalContext.country eq "United Kingdom"`, func(e *logevent.Event) bool { return e.Country == "United Kingdom" }},
 		{`debugContext.debugData.threatSuspected eq "true"`, func(e *logevent.Event) bool { return e.ThreatSuspected }},
+		// What the poller sends for the sign-in flow's types.
+		{`eventType eq "user.authentication.auth_via_mfa" or eventType eq "system.push.send_factor_verify_push" or eventType eq "user.session.end"`, func(e *logevent.Event) bool {
+			return e.EventType == "user.authentication.auth_via_mfa" || e.EventType == "system.push.send_factor_verify_push" || e.EventType == "user.session.end"
+		}},
+		{`eventType sw "user.authentication"`, func(e *logevent.Event) bool { return strings.HasPrefix(e.EventType, "user.authentication") }},
+		{`eventType eq "policy.evaluate_sign_on" and outcome.result eq "ALLOW"`, func(e *logevent.Event) bool { return e.EventType == "policy.evaluate_sign_on" && e.Outcome == "ALLOW" }},
 	}
 	for _, c := range cases {
 		got, _ := e.pull("/api/v1/logs?limit=1000&filter="+url.QueryEscape(c.filter)+since, tok)
@@ -203,6 +207,31 @@ func TestLogsFilters(t *testing.T) {
 		if want == 0 && !strings.Contains(c.filter, "isProxy") {
 			t.Errorf("%s: vacuous case", c.filter)
 		}
+	}
+	// target.id matches any element of the target array: the user's MFA
+	// events name them as their second target.
+	mfa := `eventType eq "user.authentication.auth_via_mfa"`
+	r := e.get("/api/v1/logs?limit=1000&filter="+url.QueryEscape(mfa)+since, tok)
+	var raws []struct {
+		Target []struct{ ID string } `json:"target"`
+	}
+	if err := json.Unmarshal(r.body, &raws); err != nil || len(raws) == 0 {
+		t.Fatalf("MFA events: %d, %v", len(raws), err)
+	}
+	victim := raws[len(raws)/2].Target[0].ID
+	want := 0
+	for _, ev := range raws {
+		for _, tg := range ev.Target {
+			if tg.ID == victim {
+				want++
+				break
+			}
+		}
+	}
+	r = e.get("/api/v1/logs?limit=1000&filter="+url.QueryEscape(mfa+` and target.id eq "`+victim+`"`)+since, tok)
+	var got0 []json.RawMessage
+	if err := json.Unmarshal(r.body, &got0); err != nil || len(got0) != want || want == 0 {
+		t.Fatalf("target.id filter: %d events, want %d (%v)", len(got0), want, err)
 	}
 	// q: keywords, case-insensitive, all must appear.
 	got, _ := e.pull("/api/v1/logs?limit=1000&q=LONDON+success"+since, tok)

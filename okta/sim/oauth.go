@@ -115,7 +115,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 	if err := r.ParseForm(); err != nil {
 		return fail(400, "invalid_request", "The request body could not be parsed.")
 	}
-	f := r.PostForm
+	// Okta reads the parameters from the form body or from the URL query
+	// of the POST (Okta's Go SDK sends them in the query with an empty
+	// body); a body value wins over a query value, as in r.Form.
+	f := r.Form
 	if gt := f.Get("grant_type"); gt != "client_credentials" {
 		if gt == "" {
 			return fail(400, "invalid_request", "The 'grant_type' parameter is missing.")
@@ -187,9 +190,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 	if claims.NotBefore != nil && claims.NotBefore.Time().After(now.Add(time.Minute)) {
 		return fail(401, "invalid_client", "The client_assertion token is not yet valid.")
 	}
-	if claims.ID == "" {
-		return fail(401, "invalid_client", "The client_assertion token must contain a 'jti' claim.")
-	}
 	// Scopes.
 	scopes := strings.Fields(f.Get("scope"))
 	if len(scopes) == 0 {
@@ -224,9 +224,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 		}
 		jkt = thumb
 	}
-	// Replay: the assertion's jti is single-use (checked last so that a
-	// nonce round trip can resend the same assertion only once more).
-	if !s.useOnce(s.jtis, clientID+"\x00"+claims.ID, exp) {
+	// Replay: jti is optional, as at Okta (Okta's Go SDK sends none), and
+	// single-use when present (checked last so that a nonce round trip can
+	// resend the same assertion once more).
+	if claims.ID != "" && !s.useOnce(s.jtis, clientID+"\x00"+claims.ID, exp) {
 		return fail(401, "invalid_client", "The client_assertion token has already been used.")
 	}
 	access, err := s.issue(r, a, scopes, jkt)

@@ -78,6 +78,12 @@ type Config struct {
 	AttackRate float64
 	// AppSignOns adds user.authentication.sso events to the traffic.
 	AppSignOns bool
+	// SessionStartOnly leaves out the rest of the sign-in flow the org
+	// logs by default around each user.session.start
+	// (traffic.Config.SignInDetail: policy.evaluate_sign_on, MFA pushes
+	// and verifications, session ends, risk and ThreatInsight detections,
+	// factor re-enrolments). The sign-ins are the same either way.
+	SessionStartOnly bool
 	// HookBatch is the most events per hook delivery; default 50.
 	HookBatch int
 	// HookInterval is how often (real time) queued events are delivered;
@@ -216,6 +222,7 @@ func New(cfg Config) (*Server, error) {
 			HireDays:   max(1, int(history/(24*time.Hour))-1),
 			OrgDomain:  orgHost(cfg.OrgURL),
 			AttackRate: cfg.AttackRate, AppSignOns: cfg.AppSignOns,
+			SignInDetail: !cfg.SessionStartOnly,
 		})
 		s.recs, s.pending = nil, nil
 		clear(s.lastLogin)
@@ -298,6 +305,9 @@ func (s *Server) pumpLocked(now int64) {
 		r := *s.pending
 		s.pending = nil
 		if r.User >= 0 && s.status[r.User] != StatusActive {
+			if r.Kind > traffic.KindSSO {
+				continue // no session, so none of the flow after a sign-in
+			}
 			r.Deny()
 		}
 		if r.User >= 0 && r.Kind == traffic.KindSessionStart && r.Success() {

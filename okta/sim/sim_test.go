@@ -109,6 +109,7 @@ type assertionOpts struct {
 	exp      time.Duration // from now; 0 = 5 min
 	noExp    bool
 	jti      string
+	noJTI    bool // no jti claim at all (Okta's Go SDK sends none)
 }
 
 func (e *env) assertion(o assertionOpts) string {
@@ -131,7 +132,7 @@ func (e *env) assertion(o assertionOpts) string {
 	if o.exp == 0 {
 		o.exp = 5 * time.Minute
 	}
-	if o.jti == "" {
+	if o.jti == "" && !o.noJTI {
 		o.jti = randID("", 16)
 	}
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: o.key}, (&jose.SignerOptions{}).WithHeader("kid", o.kid))
@@ -312,6 +313,47 @@ func TestTokenAssertionChecks(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/oauth2/v1/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	wantOAuthError(t, e.do(req), 400, "unsupported_grant_type")
+}
+
+// TestTokenQueryParametersAndOptionalJTI: Okta accepts the token request's
+// parameters in the POST's URL query with an empty body (what Okta's Go
+// SDK sends) and an assertion without jti; a jti, when present, is
+// single-use.
+func TestTokenQueryParametersAndOptionalJTI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{}, []string{"okta.logs.read"}, false)
+	inQuery := func(assertion string) resp {
+		q := url.Values{
+			"grant_type":            {"client_credentials"},
+			"client_assertion_type": {assertionType},
+			"client_assertion":      {assertion},
+			"scope":                 {"okta.logs.read"},
+		}
+		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/oauth2/v1/token?"+q.Encode(), nil)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return e.do(req)
+	}
+	noJTI := e.assertion(assertionOpts{noJTI: true})
+	for i := range 2 { // without jti there is nothing to replay-check
+		if r := inQuery(noJTI); r.status != 200 || r.json(t)["access_token"] == "" {
+			t.Fatalf("query parameters, no jti, try %d: %d %s", i, r.status, r.body)
+		}
+	}
+	withJTI := e.assertion(assertionOpts{})
+	if r := inQuery(withJTI); r.status != 200 {
+		t.Fatalf("query parameters with jti: %d %s", r.status, r.body)
+	}
+	wantOAuthError(t, inQuery(withJTI), 401, "invalid_client")
+	// The same assertion in the form body is the same assertion.
+	wantOAuthError(t, e.tokenReq(withJTI, "okta.logs.read", ""), 401, "invalid_client")
+	// Neither in the body nor in the query: Okta's message.
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/oauth2/v1/token", nil)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r := e.do(req)
+	wantOAuthError(t, r, 400, "invalid_request")
+	if d := r.json(t)["error_description"]; d != "The 'grant_type' parameter is missing." {
+		t.Fatalf("description %q", d)
+	}
 }
 
 func TestScopes(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package traffic is the simulated Okta org's traffic model: seeded,
 // deterministic System Log events (user.session.start, optionally
-// user.authentication.sso) for an org's users, with injected attacks and
-// the ground truth a detector is scored against.
+// user.authentication.sso and the rest of the sign-in flow) for an org's
+// users, with injected attacks and the ground truth a detector is scored
+// against.
 //
 // # The org
 //
@@ -42,6 +43,45 @@
 //     (securityContext.isProxy true, threatSuspected "true").
 //
 // Every event of an incident (failures included) carries the attack's kind.
+//
+// Model.Inject builds attacks on demand (the simulator's POST /sim/attacks):
+// impossible_travel and anonymizing_proxy as above, and for the sign-in
+// security detections password_spray, brute_force (ending in
+// user.account.lock), credential_stuffing (with security.threat.detected),
+// mfa_fatigue (pushes rejected with user.mfa.okta_verify.deny_push, then one
+// accepted), session_hijack (one session's ids used from two places) and
+// factor_reset (user.mfa.factor.reset_all, then the attacker's own factor
+// activated).
+//
+// # The sign-in flow (Config.SignInDetail)
+//
+// Around each user.session.start Okta logs more of the flow; with
+// SignInDetail the model writes it, shaped like the public events of
+// okta/corpus, every event after its sign-in and in the same session (one
+// externalSessionId, rootSessionId and debugData.dtHash for all of a
+// session's events), at these rates:
+//
+//   - policy.evaluate_sign_on (outcome ALLOW): every successful sign-in,
+//     10–50 ms after it.
+//   - a second factor on 82% of successful sign-ins (the rest come from a
+//     remembered device): Okta Verify push for 70% of them
+//     (system.push.send_factor_verify_push, then
+//     user.authentication.auth_via_mfa 3–17 s later), else a code or
+//     WebAuthn (user.authentication.auth_via_mfa 6–31 s after the sign-in).
+//   - user.authentication.sso (an app opened through Okta) 2–42 s after 70%
+//     of successful sign-ins, as AppSignOns adds them.
+//   - user.session.end for 35% of sessions (an explicit sign-out 1–9 h
+//     later; the others expire).
+//   - user.risk.detect after a risky sign-in (Okta flagged it, or its
+//     behaviours show a new country or velocity).
+//   - security.threat.detected for a quarter of the credential-stuffing
+//     failures (ThreatInsight; actor Okta System).
+//   - user.mfa.factor.deactivate then .activate (a new phone) after 0.3% of
+//     sign-ins.
+//
+// The flow's events draw from a hash of their sign-in and take stream
+// positions of their own, so the sign-ins, their uuids and labels are the
+// same with or without SignInDetail.
 //
 // # Labels (Event.Expect): what a correct detector reports on an event
 //

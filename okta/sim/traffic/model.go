@@ -27,6 +27,13 @@ const (
 	AttackSessionTheft       = "session_theft"
 	AttackImpossibleTravel   = "impossible_travel"
 	AttackAnonymizingProxy   = "anonymizing_proxy"
+	// Kinds injected on demand only (Model.Inject), for the sign-in
+	// security detections.
+	AttackPasswordSpray = "password_spray"
+	AttackBruteForce    = "brute_force"
+	AttackMFAFatigue    = "mfa_fatigue"
+	AttackSessionHijack = "session_hijack"
+	AttackFactorReset   = "factor_reset"
 )
 
 var anomalyNames = [...]string{ImpossibleTravel, UnusualLocation, UnusualTime, NewDevice, NewNetwork, AnonymizingProxy}
@@ -46,9 +53,15 @@ const (
 	attSessionTheft
 	attImpossibleTravel
 	attProxy
+	attPasswordSpray
+	attBruteForce
+	attMFAFatigue
+	attSessionHijack
+	attFactorReset
 )
 
-var attackNames = [...]string{"", AttackCredentialStuffing, AttackSessionTheft, AttackImpossibleTravel, AttackAnonymizingProxy}
+var attackNames = [...]string{"", AttackCredentialStuffing, AttackSessionTheft, AttackImpossibleTravel, AttackAnonymizingProxy,
+	AttackPasswordSpray, AttackBruteForce, AttackMFAFatigue, AttackSessionHijack, AttackFactorReset}
 
 // Label thresholds: the exact rules the Expect labels follow (see the
 // package documentation).
@@ -103,6 +116,14 @@ type Config struct {
 	// AppSignOns adds a user.authentication.sso event (a sign-in to an app
 	// through Okta) after most successful sign-ins; off by default.
 	AppSignOns bool
+	// SignInDetail adds the rest of the sign-in flow Okta logs around
+	// user.session.start (see the package documentation for the rates):
+	// policy.evaluate_sign_on, MFA (push sent, verified), app sign-ons
+	// (user.authentication.sso, as AppSignOns adds them), the session's
+	// end, Okta's risk and ThreatInsight detections and the occasional
+	// factor re-enrolment. The sign-ins themselves, their labels and the
+	// other events' uuids stay as without it. Off by default.
+	SignInDetail bool
 }
 
 func (c *Config) defaults() {
@@ -170,19 +191,43 @@ type Record struct {
 	App       uint8
 }
 
-// Event kinds.
+// Event kinds. KindSessionStart and KindSSO are the sign-in traffic;
+// the others are the rest of the sign-in flow Okta logs around it
+// (Config.SignInDetail) and the attacks injected on demand.
 const (
-	KindSessionStart uint8 = iota
-	KindSSO
+	KindSessionStart     uint8 = iota // user.session.start
+	KindSSO                           // user.authentication.sso
+	KindMFA                           // user.authentication.auth_via_mfa
+	KindPushSend                      // system.push.send_factor_verify_push
+	KindPushDeny                      // user.mfa.okta_verify.deny_push
+	KindPolicy                        // policy.evaluate_sign_on
+	KindSessionEnd                    // user.session.end
+	KindLock                          // user.account.lock
+	KindFactorActivate                // user.mfa.factor.activate
+	KindFactorDeactivate              // user.mfa.factor.deactivate
+	KindFactorResetAll                // user.mfa.factor.reset_all
+	KindThreat                        // security.threat.detected
+	KindRisk                          // user.risk.detect
+	numKinds
 )
 
 // Event types by kind.
-var eventTypes = [...]string{"user.session.start", "user.authentication.sso"}
+var eventTypes = [numKinds]string{"user.session.start", "user.authentication.sso",
+	"user.authentication.auth_via_mfa", "system.push.send_factor_verify_push", "user.mfa.okta_verify.deny_push",
+	"policy.evaluate_sign_on", "user.session.end", "user.account.lock",
+	"user.mfa.factor.activate", "user.mfa.factor.deactivate", "user.mfa.factor.reset_all",
+	"security.threat.detected", "user.risk.detect"}
+
+// EventTypes lists every eventType the model writes, in kind order.
+func EventTypes() []string { return append([]string(nil), eventTypes[:]...) }
 
 const (
 	resSuccess uint8 = iota
 	resInvalidCredentials
 	resVerificationError
+	resAllow        // policy.evaluate_sign_on: ALLOW
+	resLockedOut    // user.account.lock: FAILURE LOCKED_OUT
+	resPushRejected // user.mfa.okta_verify.deny_push: FAILURE
 )
 
 const (
@@ -190,6 +235,7 @@ const (
 	flagThreat
 	flagActorUnknown
 	flagBehaviorsUnknown
+	flagFlowSeq // a sign-in flow event: takes a stream position apart (SignInDetail)
 )
 
 const (
@@ -217,6 +263,18 @@ func (r *Record) EventType() string { return eventTypes[r.Kind] }
 
 // Success reports whether the outcome is SUCCESS.
 func (r *Record) Success() bool { return r.Result == resSuccess }
+
+// Outcome returns outcome.result as Okta writes it: SUCCESS, FAILURE or
+// ALLOW.
+func (r *Record) Outcome() string {
+	switch r.Result {
+	case resSuccess:
+		return "SUCCESS"
+	case resAllow:
+		return "ALLOW"
+	}
+	return "FAILURE"
+}
 
 // ExpectList returns the anomaly types of r.Expect in a fixed order.
 func (r *Record) ExpectList() []string {
@@ -278,8 +336,13 @@ type Model struct {
 	tenant   []int32 // distinct users with a successful sign-in, per city
 	common   int32
 	officeIP []uint32
-	pending  []Record // SSO events waiting for their time
+	pending  []Record // SSO and sign-in flow events waiting for their time
+	detailN  uint64   // sign-in flow events emitted
 }
+
+// detailSeq is the first stream position of the sign-in flow's events
+// (SignInDetail): above the model's stream, below injected attacks.
+const detailSeq = uint64(1) << 61
 
 // New builds a model. It panics only on an internal table error.
 func New(cfg Config) *Model {
@@ -370,8 +433,18 @@ func (m *Model) Event(r *Record) Event {
 	}
 }
 
+// systemActor is the actor of the events Okta itself logs (ThreatInsight).
+const (
+	systemActorID    = "00000000000000000000"
+	systemActorLogin = "system@okta.com"
+	systemActorName  = "Okta System"
+)
+
 // ActorID returns r's actor.id ("unknown" for some failed sign-ins).
 func (m *Model) ActorID(r *Record) string {
+	if r.Kind == KindThreat {
+		return systemActorID
+	}
 	if r.User < 0 || r.Flags&flagActorUnknown != 0 {
 		return "unknown"
 	}
@@ -380,6 +453,9 @@ func (m *Model) ActorID(r *Record) string {
 
 // Login returns r's actor.alternateId.
 func (m *Model) Login(r *Record) string {
+	if r.Kind == KindThreat {
+		return systemActorLogin
+	}
 	if r.User < 0 {
 		return m.unknown[r.Alt]
 	}
@@ -405,6 +481,13 @@ func (m *Model) NextRecord() (Record, bool) {
 		if len(m.pending) > 0 && (len(m.heap) == 0 || m.pending[0].Published <= m.peekTime()) {
 			r = m.pending[0]
 			m.pending = m.pending[1:]
+			if r.Kind > KindSSO || r.Flags&flagFlowSeq != 0 {
+				// The sign-in flow's own positions, apart from the main
+				// stream's: its uuids stay as without SignInDetail.
+				r.Seq = detailSeq + m.detailN
+				m.detailN++
+				return r, true
+			}
 			r.Seq = m.seq
 			m.seq++
 			return r, true
@@ -443,6 +526,15 @@ func (m *Model) NextRecord() (Record, bool) {
 			if m.cfg.AppSignOns && r.Success() && r.Kind == KindSessionStart {
 				m.queueSSO(u, &r)
 			}
+			if m.cfg.SignInDetail && r.Kind == KindSessionStart {
+				if !m.cfg.AppSignOns && r.Success() {
+					// App sign-ons as part of the flow, apart from the
+					// main stream (AppSignOns puts them in it).
+					m.queueSSO(u, &r)
+					m.markFlowSSO(&r)
+				}
+				m.queueDetail(&r)
+			}
 		}
 		if r.Published >= m.end {
 			continue
@@ -450,6 +542,28 @@ func (m *Model) NextRecord() (Record, bool) {
 		r.Seq = m.seq
 		m.seq++
 		return r, true
+	}
+}
+
+// queueAt queues a derived event for its published time.
+func (m *Model) queueAt(s Record) {
+	if s.Published >= m.end {
+		return
+	}
+	i := sort.Search(len(m.pending), func(i int) bool { return m.pending[i].Published > s.Published })
+	m.pending = append(m.pending, Record{})
+	copy(m.pending[i+1:], m.pending[i:])
+	m.pending[i] = s
+}
+
+// markFlowSSO marks the app sign-on queueSSO just queued for r, if any,
+// as a sign-in flow event.
+func (m *Model) markFlowSSO(r *Record) {
+	for i := range m.pending {
+		p := &m.pending[i]
+		if p.Kind == KindSSO && p.User == r.User && p.Session == r.Session && p.Flags&flagFlowSeq == 0 {
+			p.Flags |= flagFlowSeq
+		}
 	}
 }
 

@@ -157,6 +157,9 @@ var behaviorNames = [...]struct {
 
 // AppendJSON appends r rendered as one LogEvent JSON object.
 func (m *Model) AppendJSON(dst []byte, r *Record) []byte {
+	if r.Kind > KindSSO {
+		return m.appendDetail(dst, r)
+	}
 	c := &cities[r.City]
 	n := &networks[r.Net]
 	m.mu.RLock()
@@ -248,8 +251,7 @@ func (m *Model) AppendJSON(dst []byte, r *Record) []byte {
 	dst = append(dst, `","requestId":"`...)
 	dst = append(dst, reqIDs...)
 	dst = append(dst, `","dtHash":"`...)
-	dst = append(dst, hex128(splitmix64(h^1), splitmix64(h^2))...)
-	dst = append(dst, hex128(splitmix64(h^3), splitmix64(h^4))...)
+	dst = appendDTHash(dst, r.Session, h)
 	dst = append(dst, `","origin":"https://`...)
 	dst = append(dst, m.cfg.OrgDomain...)
 	uri := "/idp/idx/identify"
@@ -317,12 +319,10 @@ func (m *Model) AppendJSON(dst []byte, r *Record) []byte {
 		dst = append(dst, `"core.user_auth.login_failed"`...)
 	}
 	dst = append(dst, `,"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"authenticationStep":0,"externalSessionId":`...)
-	if r.Session == 0 {
-		dst = append(dst, `"unknown"`...)
-	} else {
-		dst = append(dst, `"idx`...)
-		dst = appendBase62(dst, r.Session, 22)
-		dst = append(dst, '"')
+	dst = appendSessionID(dst, r.Session)
+	if r.Session != 0 {
+		dst = append(dst, `,"rootSessionId":`...)
+		dst = appendSessionID(dst, r.Session)
 	}
 	dst = append(dst, `,"interface":null},"securityContext":{"asNumber":`...)
 	dst = strconv.AppendInt(dst, int64(n.ASN), 10)
