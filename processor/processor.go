@@ -65,6 +65,8 @@ type Config struct {
 	// crashAfterProduce, in tests, makes Run stop after producing batch n's
 	// records and before committing them, as a killed process would.
 	crashAfterProduce func(batch int) bool
+	// crashInRestore, in tests, is called while a restore reads the changelog.
+	crashInRestore func()
 }
 
 // ErrCrashed is returned by Run when a test hook simulated a crash.
@@ -224,10 +226,11 @@ func (p *Processor) runSession(ctx context.Context) error {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("processor: begin transaction: %w", err)
 		}
-		var prodErr bus.FirstErr
-		produce := func(r *kgo.Record) {
-			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.Set(err) })
-		}
+		// The first failed produce aborts the records still buffered;
+		// the transaction then aborts too: offsets are never committed
+		// without every output of the records they cover.
+		prod := kgo.AbortingFirstErrPromise(sess.Client())
+		produce := func(r *kgo.Record) { sess.Produce(ctx, r, prod.Promise()) }
 		start := time.Now()
 		n, missing := p.processBatch(fs, produce)
 		if p.cfg.crashAfterProduce != nil && p.cfg.crashAfterProduce(batch) {
@@ -240,16 +243,22 @@ func (p *Processor) runSession(ctx context.Context) error {
 			// offsets past records that were not processed.
 			try = kgo.TryAbort
 		}
-		committed, err := sess.End(ctx, try)
-		if err == nil && prodErr.Err() != nil {
-			err = prodErr.Err()
+		prodErr := bus.FlushProduced(ctx, sess.Client(), prod)
+		if prodErr != nil {
+			try = kgo.TryAbort
 		}
+		committed, err := sess.End(ctx, try)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			p.m.txns.WithLabelValues("failed").Inc()
 			return fmt.Errorf("processor: end transaction: %w", err)
+		}
+		if prodErr != nil {
+			// Retried by a new session from the last committed offsets.
+			p.m.txns.WithLabelValues("produce_failed").Inc()
+			return fmt.Errorf("processor: a record could not be produced; transaction aborted: %w", prodErr)
 		}
 		if !committed {
 			p.m.txns.WithLabelValues("aborted").Inc()

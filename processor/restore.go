@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,6 +68,7 @@ func (p *Processor) reloadOwned(ctx context.Context) error {
 // restore reads changelog partitions parts from the start to their last
 // stable offset and installs the users found there.
 func (p *Processor) restore(ctx context.Context, parts []int32) error {
+	begin := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RestoreTimeout)
 	defer cancel()
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
@@ -103,6 +105,9 @@ func (p *Processor) restore(ctx context.Context, parts []int32) error {
 		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{bus.TopicChangelog: offs})
 		for len(want) > 0 {
 			fs := cl.PollFetches(ctx)
+			if p.cfg.crashInRestore != nil {
+				p.cfg.crashInRestore()
+			}
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("processor: restore %v: %w", parts, err)
 			}
@@ -162,7 +167,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32) error {
 		p.m.partitions.Inc()
 	}
 	p.m.restored.Add(float64(restored))
-	p.log.Info("restored state from changelog", "partitions", parts, "users", restored, "corrupt", corrupt)
+	p.log.Info("restored state from changelog", "partitions", parts, "users", restored, "corrupt", corrupt, "seconds", time.Since(begin).Seconds())
 	return nil
 }
 

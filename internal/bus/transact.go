@@ -66,6 +66,20 @@ func (p statePartitioner) ForTopic(t string) kgo.TopicPartitioner {
 	return p.hash.ForTopic(t)
 }
 
+// FlushProduced flushes the records produced in the current transaction
+// and returns the first produce error of prod (an AbortingFirstErrPromise
+// given to every Produce of the transaction), or the flush's error. Called
+// before ending a transaction: a non-nil error means the transaction must
+// abort, since some record of it is not in the log.
+func FlushProduced(ctx context.Context, cl *kgo.Client, prod *kgo.FirstErrPromise) error {
+	if err := cl.Flush(ctx); err != nil {
+		// Promises of records still buffered complete when the
+		// transaction aborts; do not wait for them here.
+		return err
+	}
+	return prod.Err()
+}
+
 // KgoLogger adapts l to franz-go's logger at warn level (errors and
 // warnings as such, the rest at debug).
 func KgoLogger(l *slog.Logger) kgo.Logger { return slogAdapter{l} }
