@@ -14,6 +14,8 @@ type metrics struct {
 	restarts          prometheus.Counter
 	corrupt           prometheus.Counter
 	restored          prometheus.Counter
+	restoreSeconds    *prometheus.HistogramVec
+	restoreWaits      prometheus.Counter
 	expired           prometheus.Counter
 	users             prometheus.Gauge
 	partitions        prometheus.Gauge
@@ -57,6 +59,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_processor_changelog_corrupt_total",
 			Help: "Changelog records that could not be decoded and were skipped (the user starts over).",
 		}),
+		restoreSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clarion_processor_restore_seconds",
+			Help:    "Time to restore assigned partitions, by phase: fence (init producer id, aborting a crashed predecessor's open transaction), wait (for another producer's open transaction on the changelog to end), read (the changelog).",
+			Buckets: []float64{.005, .01, .05, .1, .5, 1, 2, 5, 10, 30, 60},
+		}, []string{"phase"}),
+		restoreWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clarion_processor_restore_waits_total",
+			Help: "Restores that waited for an open transaction of another producer on the changelog to end.",
+		}),
 		restored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_restored_users_total",
 			Help: "User states restored from the changelog on partition assignment.",
@@ -87,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
+	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.restoreSeconds, m.restoreWaits, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
