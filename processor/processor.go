@@ -158,6 +158,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err := bus.CheckStateTopics(ctx, p.cfg.Brokers, p.log, bus.TopicEvents, bus.TopicChangelog, p.cfg.ClientOpts...); err != nil {
 		return fmt.Errorf("processor: %w", err)
 	}
+	// A static member does not leave the group when its client closes.
+	defer func() {
+		if ctx.Err() != nil {
+			bus.LeaveGroup(p.cfg.Brokers, p.cfg.Group, p.cfg.TransactionalID, p.log, p.cfg.ClientOpts...)
+		}
+	}()
 	backoff := time.Second
 	for {
 		err := p.runSession(ctx)

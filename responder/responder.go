@@ -223,6 +223,12 @@ func (r *Responder) Run(ctx context.Context) error {
 	r.runCtx = ctx
 	r.mu.Unlock()
 	defer r.wg.Wait()
+	// A static member does not leave the group when its client closes.
+	defer func() {
+		if ctx.Err() != nil {
+			bus.LeaveGroup(r.cfg.Brokers, r.cfg.Group, r.cfg.TransactionalID, r.log, r.cfg.ClientOpts...)
+		}
+	}()
 	backoff := time.Second
 	for {
 		err := r.runSession(ctx)

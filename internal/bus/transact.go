@@ -110,6 +110,30 @@ func Fence(ctx context.Context, cl *kgo.Client) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// LeaveGroup removes the static member instanceID from group, for a clean
+// shutdown: a static member's client does not leave the group when it
+// closes (its successor is expected to take its place), so without this
+// its partitions would wait for its session to time out (45 s) before
+// moving to the other replicas. Errors are logged: the session timeout
+// still applies.
+func LeaveGroup(brokers []string, group, instanceID string, log *slog.Logger, opts ...kgo.Opt) {
+	cl, err := NewClient(brokers, log, opts...)
+	if err != nil {
+		log.Warn("leave group", "group", group, "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(group).InstanceIDs(instanceID).Reason("shutdown"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		log.Warn("leave group", "group", group, "instance_id", instanceID, "err", err)
+	}
+}
+
 // KgoLogger adapts l to franz-go's logger at warn level (errors and
 // warnings as such, the rest at debug).
 func KgoLogger(l *slog.Logger) kgo.Logger { return slogAdapter{l} }
