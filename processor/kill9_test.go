@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -302,6 +303,13 @@ func TestKill9(t *testing.T) {
 // outputs.
 func cleanRun(t *testing.T, events [][]byte) []string {
 	t.Helper()
+	return runWith(t, events, 1000, nil)
+}
+
+// runWith processes events in process with poll records per transaction
+// and reg for the metrics, and returns the outputs.
+func runWith(t *testing.T, events [][]byte, poll int, reg prometheus.Registerer) []string {
+	t.Helper()
 	c := bustest.New(t, 3)
 	cl := bustest.Client(t, c.Brokers, bus.ProducerOpts(0)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -317,7 +325,7 @@ func cleanRun(t *testing.T, events [][]byte) []string {
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stop, errc := startProcessor(t, Config{Brokers: c.Brokers, TransactionalID: "clean", MaxPollRecords: 1000})
+	stop, errc := startProcessor(t, Config{Brokers: c.Brokers, TransactionalID: "clean", MaxPollRecords: poll, Registerer: reg})
 	waitConsumed(t, c.Brokers, DefaultGroup, errc)
 	stop()
 	return outputs(t, c.Brokers)

@@ -16,6 +16,7 @@ type metrics struct {
 	restored          prometheus.Counter
 	restoreSeconds    *prometheus.HistogramVec
 	restoreWaits      prometheus.Counter
+	dedupIDs          prometheus.Gauge
 	expired           prometheus.Counter
 	users             prometheus.Gauge
 	partitions        prometheus.Gauge
@@ -29,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clarion_processor_events_total",
-			Help: "Events consumed, by result: processed, duplicate (uuid seen recently), ignored (type not judged yet), unparseable (sent to the dead-letter topic).",
+			Help: "Events consumed, by result: processed, duplicate (uuid already processed within the dedup horizon), too_old (older than the dedup horizon), ignored (type not judged yet), unparseable (sent to the dead-letter topic).",
 		}, []string{"result"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clarion_processor_lifecycle_updates_total",
@@ -68,6 +69,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_processor_restore_waits_total",
 			Help: "Restores that waited for an open transaction of another producer on the changelog to end.",
 		}),
+		dedupIDs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clarion_processor_dedup_uuids",
+			Help: "Event uuids held for exact dedup over the dedup horizon, in the owned partitions.",
+		}),
 		restored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_restored_users_total",
 			Help: "User states restored from the changelog on partition assignment.",
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.restoreSeconds, m.restoreWaits, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
+	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.restoreSeconds, m.restoreWaits, m.dedupIDs, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

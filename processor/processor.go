@@ -53,6 +53,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Params tunes the detectors; zero fields take detect.DefaultParams.
 	Params detect.Params
+	// DedupHorizon is how far behind a partition's latest event time the
+	// processor remembers every event uuid (exact dedup, see dedup.go);
+	// older events are not processed (too_old). Default 90 days, the
+	// System Log retention of Okta: hook and poll overlap and any
+	// backfill re-run fall within it.
+	DedupHorizon time.Duration
 	// MaxPollRecords bounds the records in one transaction. Default 5000.
 	MaxPollRecords int
 	// RestoreTimeout bounds the restore of assigned partitions from the
@@ -95,6 +101,7 @@ type partition struct {
 	users     map[string]*entry // key: record key (integration/user)
 	dirty     []*entry          // changed in the current batch
 	watermark int64             // latest event time seen, unix ms
+	dedup     *dedupSet         // uuids over Config.DedupHorizon
 	swept     int64             // watermark at the last idle sweep
 }
 
@@ -126,6 +133,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.DedupHorizon <= 0 {
+		cfg.DedupHorizon = 90 * 24 * time.Hour
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 5000
@@ -312,6 +322,15 @@ func (p *Processor) processBatch(fs kgo.Fetches, produce func(*kgo.Record)) (n i
 			p.processRecord(part, r, &ev, &res, produce)
 		}
 		p.sweep(fp.Partition, part)
+		var first int64
+		if len(fp.Records) > 0 {
+			first = fp.Records[0].Offset
+		}
+		minDay := dayOf(time.UnixMilli(part.watermark - p.cfg.DedupHorizon.Milliseconds()))
+		part.dedup.flush(first, minDay, func(key string, value []byte) {
+			produce(&kgo.Record{Topic: bus.TopicChangelog, Partition: fp.Partition, Key: []byte(key), Value: value})
+		})
+		p.m.dedupIDs.Set(float64(p.dedupLenLocked()))
 		for _, e := range part.dirty {
 			if !e.dirty {
 				continue
@@ -352,6 +371,16 @@ func (p *Processor) processRecord(part *partition, r *kgo.Record, ev *logevent.E
 			ev.Published = r.Timestamp.UTC()
 		}
 	}
+	day, id := dayOf(ev.Published), keyOfUUID(ev.UUID)
+	if part.watermark > 0 && ev.Published.UnixMilli() < part.watermark-p.cfg.DedupHorizon.Milliseconds() {
+		p.m.events.WithLabelValues("too_old").Inc()
+		return
+	}
+	if part.dedup.seen(day, id) {
+		p.m.events.WithLabelValues("duplicate").Inc()
+		return
+	}
+	part.dedup.insert(day, id)
 	integ := bus.Header(r, bus.HeaderIntegrationID)
 	if integ == "" {
 		integ = "unknown"
@@ -455,6 +484,14 @@ func (p *Processor) processUpdate(part *partition, r *kgo.Record, res *detect.Re
 			produce(&kgo.Record{Topic: bus.TopicAlerts, Key: r.Key, Value: b})
 		}
 	}
+}
+
+func (p *Processor) dedupLenLocked() int {
+	n := 0
+	for _, part := range p.parts {
+		n += part.dedup.len()
+	}
+	return n
 }
 
 // sweep expires users idle for Params.IdleTTL of event time, once the

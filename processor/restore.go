@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -88,7 +89,7 @@ func (p *Processor) restore(ctx context.Context, parts []int32) error {
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	fresh := map[int32]*partition{}
 	for _, n := range parts {
-		fresh[n] = &partition{eng: detect.NewEngine(p.cfg.Params), users: map[string]*entry{}}
+		fresh[n] = &partition{eng: detect.NewEngine(p.cfg.Params), users: map[string]*entry{}, dedup: newDedupSet()}
 	}
 	cl, err := bus.NewClient(p.cfg.Brokers, p.log, append([]kgo.Opt{
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -148,6 +149,14 @@ func (p *Processor) restore(ctx context.Context, parts []int32) error {
 				}
 				part := fresh[r.Partition]
 				key := string(r.Key)
+				if strings.HasPrefix(key, dedupPrefix) {
+					if err := part.dedup.restore(key, r.Value); err != nil {
+						corrupt++
+						p.m.corrupt.Inc()
+						p.log.Warn("skipping corrupt dedup record", "partition", r.Partition, "offset", r.Offset, "err", err)
+					}
+					return
+				}
 				if r.Value == nil {
 					delete(part.users, key)
 					return
