@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -8,6 +9,11 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/bus/bustest"
+	"github.com/clarion-itdr/clarion/okta/logevent"
 )
 
 // TestRepeatedDeliveriesAreDuplicates: the simulated org's 28 days, then
@@ -105,5 +111,39 @@ func BenchmarkDedupMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/uuid")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB/million")
 		runtime.KeepAlive(s)
+	}
+}
+
+// BenchmarkEmbeddedMemory reports the embedded broker's heap per day of
+// raw events at Okta's cap (400,000 events a day, simulated events of
+// about 2.4 KB, snappy-compressed batches as the gateway produces them),
+// from 100,000 events with a data dir:
+// go test -run '^$' -bench EmbeddedMemory -benchtime 1x ./processor/
+func BenchmarkEmbeddedMemory(b *testing.B) {
+	events := readGz(b, "testdata/sim-seed1.jsonl.gz")
+	const n = 100_000
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := bustest.New(b, 6, kfake.DataDir(b.TempDir()))
+		cl := bustest.Client(b, c.Brokers, bus.ProducerOpts(0)...)
+		ctx := context.Background()
+		var ev logevent.Event
+		for i := range n {
+			r, err := eventRecord(i, events[i%len(events)], &ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl.Produce(ctx, r, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := float64(after.HeapAlloc-before.HeapAlloc) / n
+		b.ReportMetric(per, "B/event")
+		b.ReportMetric(per*400_000/(1<<20), "MiB/day-at-cap")
 	}
 }
