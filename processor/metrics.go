@@ -14,6 +14,9 @@ type metrics struct {
 	restarts          prometheus.Counter
 	corrupt           prometheus.Counter
 	restored          prometheus.Counter
+	restoreSeconds    *prometheus.HistogramVec
+	restoreWaits      prometheus.Counter
+	dedupIDs          prometheus.Gauge
 	expired           prometheus.Counter
 	users             prometheus.Gauge
 	partitions        prometheus.Gauge
@@ -27,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clarion_processor_events_total",
-			Help: "Events consumed, by result: processed, duplicate (uuid seen recently), ignored (type not judged yet), unparseable (sent to the dead-letter topic).",
+			Help: "Events consumed, by result: processed, duplicate (uuid already processed within the dedup horizon), too_old (older than the dedup horizon), ignored (type not judged yet), unparseable (sent to the dead-letter topic).",
 		}, []string{"result"}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clarion_processor_lifecycle_updates_total",
@@ -56,6 +59,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_changelog_corrupt_total",
 			Help: "Changelog records that could not be decoded and were skipped (the user starts over).",
+		}),
+		restoreSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clarion_processor_restore_seconds",
+			Help:    "Time to restore assigned partitions, by phase: fence (init producer id, aborting a crashed predecessor's open transaction), wait (for another producer's open transaction on the changelog to end), read (the changelog).",
+			Buckets: []float64{.005, .01, .05, .1, .5, 1, 2, 5, 10, 30, 60},
+		}, []string{"phase"}),
+		restoreWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clarion_processor_restore_waits_total",
+			Help: "Restores that waited for an open transaction of another producer on the changelog to end.",
+		}),
+		dedupIDs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clarion_processor_dedup_uuids",
+			Help: "Event uuids held for exact dedup over the dedup horizon, in the owned partitions.",
 		}),
 		restored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_processor_restored_users_total",
@@ -87,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
+	for _, c := range []prometheus.Collector{m.events, m.updates, m.publishedFallback, m.anomalies, m.alerts, m.txns, m.restarts, m.corrupt, m.restored, m.restoreSeconds, m.restoreWaits, m.dedupIDs, m.expired, m.users, m.partitions, m.batchSeconds, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

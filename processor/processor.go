@@ -53,6 +53,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Params tunes the detectors; zero fields take detect.DefaultParams.
 	Params detect.Params
+	// DedupHorizon is how far behind a partition's latest event time the
+	// processor remembers every event uuid (exact dedup, see dedup.go);
+	// older events are not processed (too_old). Default 90 days, the
+	// System Log retention of Okta: hook and poll overlap and any
+	// backfill re-run fall within it.
+	DedupHorizon time.Duration
 	// MaxPollRecords bounds the records in one transaction. Default 5000.
 	MaxPollRecords int
 	// RestoreTimeout bounds the restore of assigned partitions from the
@@ -65,6 +71,8 @@ type Config struct {
 	// crashAfterProduce, in tests, makes Run stop after producing batch n's
 	// records and before committing them, as a killed process would.
 	crashAfterProduce func(batch int) bool
+	// crashInRestore, in tests, is called while a restore reads the changelog.
+	crashInRestore func()
 }
 
 // ErrCrashed is returned by Run when a test hook simulated a crash.
@@ -93,6 +101,7 @@ type partition struct {
 	users     map[string]*entry // key: record key (integration/user)
 	dirty     []*entry          // changed in the current batch
 	watermark int64             // latest event time seen, unix ms
+	dedup     *dedupSet         // uuids over Config.DedupHorizon
 	swept     int64             // watermark at the last idle sweep
 }
 
@@ -125,6 +134,9 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DedupHorizon <= 0 {
+		cfg.DedupHorizon = 90 * 24 * time.Hour
+	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 5000
 	}
@@ -156,6 +168,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err := bus.CheckStateTopics(ctx, p.cfg.Brokers, p.log, bus.TopicEvents, bus.TopicChangelog, p.cfg.ClientOpts...); err != nil {
 		return fmt.Errorf("processor: %w", err)
 	}
+	// A static member does not leave the group when its client closes.
+	defer func() {
+		if ctx.Err() != nil {
+			bus.LeaveGroup(p.cfg.Brokers, p.cfg.Group, p.cfg.TransactionalID, p.log, p.cfg.ClientOpts...)
+		}
+	}()
 	backoff := time.Second
 	for {
 		err := p.runSession(ctx)
@@ -224,10 +242,11 @@ func (p *Processor) runSession(ctx context.Context) error {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("processor: begin transaction: %w", err)
 		}
-		var prodErr bus.FirstErr
-		produce := func(r *kgo.Record) {
-			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.Set(err) })
-		}
+		// The first failed produce aborts the records still buffered;
+		// the transaction then aborts too: offsets are never committed
+		// without every output of the records they cover.
+		prod := kgo.AbortingFirstErrPromise(sess.Client())
+		produce := func(r *kgo.Record) { sess.Produce(ctx, r, prod.Promise()) }
 		start := time.Now()
 		n, missing := p.processBatch(fs, produce)
 		if p.cfg.crashAfterProduce != nil && p.cfg.crashAfterProduce(batch) {
@@ -240,16 +259,22 @@ func (p *Processor) runSession(ctx context.Context) error {
 			// offsets past records that were not processed.
 			try = kgo.TryAbort
 		}
-		committed, err := sess.End(ctx, try)
-		if err == nil && prodErr.Err() != nil {
-			err = prodErr.Err()
+		prodErr := bus.FlushProduced(ctx, sess.Client(), prod)
+		if prodErr != nil {
+			try = kgo.TryAbort
 		}
+		committed, err := sess.End(ctx, try)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			p.m.txns.WithLabelValues("failed").Inc()
 			return fmt.Errorf("processor: end transaction: %w", err)
+		}
+		if prodErr != nil {
+			// Retried by a new session from the last committed offsets.
+			p.m.txns.WithLabelValues("produce_failed").Inc()
+			return fmt.Errorf("processor: a record could not be produced; transaction aborted: %w", prodErr)
 		}
 		if !committed {
 			p.m.txns.WithLabelValues("aborted").Inc()
@@ -297,6 +322,15 @@ func (p *Processor) processBatch(fs kgo.Fetches, produce func(*kgo.Record)) (n i
 			p.processRecord(part, r, &ev, &res, produce)
 		}
 		p.sweep(fp.Partition, part)
+		var first int64
+		if len(fp.Records) > 0 {
+			first = fp.Records[0].Offset
+		}
+		minDay := dayOf(time.UnixMilli(part.watermark - p.cfg.DedupHorizon.Milliseconds()))
+		part.dedup.flush(first, minDay, func(key string, value []byte) {
+			produce(&kgo.Record{Topic: bus.TopicChangelog, Partition: fp.Partition, Key: []byte(key), Value: value})
+		})
+		p.m.dedupIDs.Set(float64(p.dedupLenLocked()))
 		for _, e := range part.dirty {
 			if !e.dirty {
 				continue
@@ -337,6 +371,16 @@ func (p *Processor) processRecord(part *partition, r *kgo.Record, ev *logevent.E
 			ev.Published = r.Timestamp.UTC()
 		}
 	}
+	day, id := dayOf(ev.Published), keyOfUUID(ev.UUID)
+	if part.watermark > 0 && ev.Published.UnixMilli() < part.watermark-p.cfg.DedupHorizon.Milliseconds() {
+		p.m.events.WithLabelValues("too_old").Inc()
+		return
+	}
+	if part.dedup.seen(day, id) {
+		p.m.events.WithLabelValues("duplicate").Inc()
+		return
+	}
+	part.dedup.insert(day, id)
 	integ := bus.Header(r, bus.HeaderIntegrationID)
 	if integ == "" {
 		integ = "unknown"
@@ -440,6 +484,14 @@ func (p *Processor) processUpdate(part *partition, r *kgo.Record, res *detect.Re
 			produce(&kgo.Record{Topic: bus.TopicAlerts, Key: r.Key, Value: b})
 		}
 	}
+}
+
+func (p *Processor) dedupLenLocked() int {
+	n := 0
+	for _, part := range p.parts {
+		n += part.dedup.len()
+	}
+	return n
 }
 
 // sweep expires users idle for Params.IdleTTL of event time, once the

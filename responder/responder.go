@@ -223,6 +223,12 @@ func (r *Responder) Run(ctx context.Context) error {
 	r.runCtx = ctx
 	r.mu.Unlock()
 	defer r.wg.Wait()
+	// A static member does not leave the group when its client closes.
+	defer func() {
+		if ctx.Err() != nil {
+			bus.LeaveGroup(r.cfg.Brokers, r.cfg.Group, r.cfg.TransactionalID, r.log, r.cfg.ClientOpts...)
+		}
+	}()
 	backoff := time.Second
 	for {
 		err := r.runSession(ctx)
@@ -322,21 +328,25 @@ func (r *Responder) runSession(ctx context.Context) error {
 			r.requeue(results)
 			return fmt.Errorf("responder: begin transaction: %w", err)
 		}
-		var prodErr bus.FirstErr
+		// The first failed produce aborts the buffered records and the
+		// transaction: offsets are never committed without their outputs.
+		prod := kgo.AbortingFirstErrPromise(sess.Client())
 		tx := &txn{
-			produce: func(rec *kgo.Record) {
-				sess.Produce(ctx, rec, func(_ *kgo.Record, err error) { prodErr.Set(err) })
-			},
-			left: map[string]leftAlert{},
+			produce: func(rec *kgo.Record) { sess.Produce(ctx, rec, prod.Promise()) },
+			left:    map[string]leftAlert{},
 		}
 		missing := r.apply(reqs, groups, results, now, tx)
 		try := kgo.TryCommit
 		if missing {
 			try = kgo.TryAbort
 		}
+		prodErr := bus.FlushProduced(ctx, sess.Client(), prod)
+		if prodErr != nil {
+			try = kgo.TryAbort
+		}
 		committed, err := sess.End(ctx, try)
-		if err == nil && prodErr.Err() != nil {
-			err = prodErr.Err()
+		if err == nil && prodErr != nil {
+			err = fmt.Errorf("a record could not be produced; transaction aborted: %w", prodErr)
 		}
 		if ctx.Err() != nil {
 			return nil

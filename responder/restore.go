@@ -18,12 +18,27 @@ import (
 // assigned restores the newly assigned partitions' actions from
 // clarion.actions. franz-go calls it before fetching from those
 // partitions, so no request is handled against missing state.
-func (r *Responder) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+//
+// It first fences (bus.Fence): the broker aborts the transaction a crashed
+// predecessor with the same transactional ID left open, so the restore
+// reads everything committed.
+func (r *Responder) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	parts := m[bus.TopicResponderRequests]
 	if len(parts) == 0 {
 		return
 	}
-	if err := r.restore(ctx, parts); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	took, err := bus.Fence(fctx, cl)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("responder: fence the previous instance (init producer id): %w", err)
+	} else {
+		if took > time.Second {
+			r.log.Info("fenced the previous instance", "seconds", took.Seconds())
+		}
+		err = r.restore(ctx, parts)
+	}
+	if err != nil {
 		r.log.Error("restore from clarion.actions failed", "partitions", parts, "err", err)
 		r.mu.Lock()
 		r.restoreErr = err

@@ -51,6 +51,7 @@ type runFlags struct {
 	kafkaBrokers  []string
 	embeddedKafka string
 	partitions    int32
+	eventsRetain  time.Duration
 	clickhouse    string
 	chUser        string
 	chPassword    string
@@ -82,6 +83,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 		fs.StringVar(&f.embeddedKafka, "embedded-kafka", "127.0.0.1:9092", "listen address of the embedded Kafka started when --kafka-brokers is empty")
 	}
 	fs.Int32Var(&f.partitions, "partitions", 0, "partitions of data topics created when missing (default 6 embedded, 12 on a cluster)")
+	fs.DurationVar(&f.eventsRetain, "events-retention", 0, "retention of clarion.okta.events when created (default 48h; history lives in the lake and ClickHouse)")
 	fs.Int64Var(&f.maxBody, "max-body", 10<<20, "largest event hook delivery accepted, in bytes")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", 2500*time.Millisecond, "wait for Kafka acks before answering a hook 503")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
@@ -160,6 +162,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		KafkaBrokers:          f.kafkaBrokers,
 		EmbeddedKafka:         f.embeddedKafka,
 		Partitions:            f.partitions,
+		EventsRetention:       f.eventsRetain,
 		ClickHouse:            f.clickhouse,
 		ClickHouseUser:        f.chUser,
 		ClickHousePassword:    f.chPassword,

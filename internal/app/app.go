@@ -111,6 +111,9 @@ type Config struct {
 	// Partitions of the data topics Clarion creates when missing. Default 6
 	// embedded, 12 on a real cluster.
 	Partitions int32
+	// EventsRetention of clarion.okta.events when Clarion creates it.
+	// Default bus.DefaultEventsRetention (48 h).
+	EventsRetention time.Duration
 	// AdminToken for the console and API. Empty: read or generate
 	// <DataDir>/admin-token.
 	AdminToken string
@@ -255,7 +258,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	a.closers = append(a.closers, a.producer.Close)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.EnsureTopics(tctx, a.producer, bus.Topics(partitions)); err != nil {
+	if err := bus.EnsureTopics(tctx, a.producer, bus.TopicsWith(bus.TopicOptions{Partitions: partitions, EventsRetention: cfg.EventsRetention})); err != nil {
 		return nil, err
 	}
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -113,25 +114,74 @@ type TopicSpec struct {
 
 func strp(s string) *string { return &s }
 
+// Retention defaults of the topics Clarion creates (see TopicsWith).
+const (
+	// DefaultEventsRetention keeps raw events two days: long enough to
+	// reprocess after an outage of a day, short enough for the embedded
+	// broker, which holds every record in memory (at Okta's cap, 400,000
+	// events a day of about 2.5 KB, an org's raw events are about 1 GB a
+	// day before compression). Their history lives in the lake and
+	// ClickHouse.
+	DefaultEventsRetention = 48 * time.Hour
+	// DefaultOutputRetention keeps anomalies, alerts, triage runs, the
+	// dead-letter topic and responder requests 30 days (a small volume).
+	DefaultOutputRetention = 30 * 24 * time.Hour
+	// DefaultAuditRetention keeps the audit trail (who signed in, decided,
+	// approved, changed what) a year on Kafka; ClickHouse and the lake keep
+	// it without limit. It is a few records per human action.
+	DefaultAuditRetention = 365 * 24 * time.Hour
+)
+
+// TopicOptions tune the topics Clarion creates. Zero fields take the
+// defaults named on them.
+type TopicOptions struct {
+	// Partitions of the data topics. Default 12.
+	Partitions int32
+	// EventsRetention of clarion.okta.events. Default DefaultEventsRetention.
+	EventsRetention time.Duration
+}
+
 // Topics returns the specs of every Clarion topic, with partitions as the
-// partition count of the data topics (the unit of processor parallelism).
+// partition count of the data topics (the unit of processor parallelism)
+// and the default retentions.
 func Topics(partitions int32) []TopicSpec {
+	return TopicsWith(TopicOptions{Partitions: partitions})
+}
+
+// TopicsWith returns the specs of every Clarion topic. Every topic is
+// bounded: raw events and outputs by time (retention.ms), state topics
+// (changelog, integrations, poller cursors) by compaction, which keeps
+// the latest record of each key. clarion.actions is the exception, kept
+// whole: it is keyed by user, not by action, so neither compaction nor a
+// retention could drop old versions without dropping a live action (and
+// with it the record that an action already ran).
+func TopicsWith(o TopicOptions) []TopicSpec {
+	partitions := o.Partitions
 	if partitions <= 0 {
 		partitions = 12
 	}
+	if o.EventsRetention <= 0 {
+		o.EventsRetention = DefaultEventsRetention
+	}
 	compact := map[string]*string{"cleanup.policy": strp("compact")}
+	retain := func(d time.Duration) map[string]*string {
+		return map[string]*string{"cleanup.policy": strp("delete"), "retention.ms": strp(strconv.FormatInt(d.Milliseconds(), 10))}
+	}
+	out := retain(DefaultOutputRetention)
 	return []TopicSpec{
-		{Name: TopicEvents, Partitions: partitions},
-		{Name: TopicAnomalies, Partitions: partitions},
-		{Name: TopicAlerts, Partitions: partitions},
+		{Name: TopicEvents, Partitions: partitions, Configs: retain(o.EventsRetention)},
+		{Name: TopicAnomalies, Partitions: partitions, Configs: out},
+		{Name: TopicAlerts, Partitions: partitions, Configs: out},
 		{Name: TopicActions, Partitions: partitions},
 		{Name: TopicChangelog, Partitions: partitions, Configs: compact},
 		{Name: TopicIntegrations, Partitions: 1, Configs: compact},
 		{Name: TopicPollerCursors, Partitions: 1, Configs: compact},
-		{Name: TopicDeadLetter, Partitions: 1},
-		{Name: TopicTriage, Partitions: partitions},
-		{Name: TopicResponderRequests, Partitions: partitions},
-		{Name: TopicAudit, Partitions: min(partitions, 3)},
+		{Name: TopicDeadLetter, Partitions: 1, Configs: out},
+		{Name: TopicTriage, Partitions: partitions, Configs: out},
+		{Name: TopicResponderRequests, Partitions: partitions, Configs: out},
+		// The audit trail outlives the outputs on Kafka (ClickHouse keeps it
+		// for good); access (tokens, revoked sessions) is state: compacted.
+		{Name: TopicAudit, Partitions: min(partitions, 3), Configs: retain(DefaultAuditRetention)},
 		{Name: TopicAccess, Partitions: 1, Configs: compact},
 	}
 }

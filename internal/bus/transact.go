@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,13 +32,28 @@ type TransactSpec struct {
 	Logger                *slog.Logger
 }
 
+// TransactionTimeout is how long a transaction may stay open before the
+// broker aborts it. It bounds how long a transaction left open by a
+// process that died (and whose transactional ID nobody reuses) holds the
+// last stable offset of the partitions it wrote, and with it every
+// read_committed reader and restore. A batch's transaction lasts well
+// under a second.
+const TransactionTimeout = 10 * time.Second
+
 // TransactOpts returns the options of a GroupTransactSession for s:
-// read_committed, stable fetch offsets, acks=all, the state partitioner.
+// read_committed, stable fetch offsets, acks=all, the state partitioner,
+// the transactional ID as the static group instance ID, and
+// TransactionTimeout.
 func TransactOpts(s TransactSpec) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SeedBrokers(s.Brokers...),
 		kgo.ClientID(s.ClientID),
 		kgo.TransactionalID(s.TransactionalID),
+		kgo.TransactionTimeout(TransactionTimeout),
+		// Static membership: a restarted instance takes its predecessor's
+		// place in the group at once instead of waiting for the dead
+		// member's session to time out (45 s) before a rebalance.
+		kgo.InstanceID(s.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumerGroup(s.Group),
 		kgo.ConsumeTopics(s.Input),
@@ -64,6 +80,58 @@ func (p statePartitioner) ForTopic(t string) kgo.TopicPartitioner {
 		return kgo.ManualPartitioner().ForTopic(t)
 	}
 	return p.hash.ForTopic(t)
+}
+
+// FlushProduced flushes the records produced in the current transaction
+// and returns the first produce error of prod (an AbortingFirstErrPromise
+// given to every Produce of the transaction), or the flush's error. Called
+// before ending a transaction: a non-nil error means the transaction must
+// abort, since some record of it is not in the log.
+func FlushProduced(ctx context.Context, cl *kgo.Client, prod *kgo.FirstErrPromise) error {
+	if err := cl.Flush(ctx); err != nil {
+		// Promises of records still buffered complete when the
+		// transaction aborts; do not wait for them here.
+		return err
+	}
+	return prod.Err()
+}
+
+// Fence initialises cl's transactional producer (InitProducerID) and
+// returns how long it took. Called on partition assignment before a state
+// restore: the broker first aborts the transaction a crashed predecessor
+// with the same transactional ID left open, so the last stable offset of
+// the state topic moves past it and the restore reads everything
+// committed instead of stopping at (or waiting behind) the open
+// transaction. The broker answers CONCURRENT_TRANSACTIONS while it
+// aborts, which franz-go retries.
+func Fence(ctx context.Context, cl *kgo.Client) (time.Duration, error) {
+	start := time.Now()
+	_, _, err := cl.ProducerID(ctx)
+	return time.Since(start), err
+}
+
+// LeaveGroup removes the static member instanceID from group, for a clean
+// shutdown: a static member's client does not leave the group when it
+// closes (its successor is expected to take its place), so without this
+// its partitions would wait for its session to time out (45 s) before
+// moving to the other replicas. Errors are logged: the session timeout
+// still applies.
+func LeaveGroup(brokers []string, group, instanceID string, log *slog.Logger, opts ...kgo.Opt) {
+	cl, err := NewClient(brokers, log, opts...)
+	if err != nil {
+		log.Warn("leave group", "group", group, "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(group).InstanceIDs(instanceID).Reason("shutdown"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		log.Warn("leave group", "group", group, "instance_id", instanceID, "err", err)
+	}
 }
 
 // KgoLogger adapts l to franz-go's logger at warn level (errors and
