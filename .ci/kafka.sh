@@ -25,7 +25,7 @@ set +a
 # (internal/bus, internal/app) to SASL_SSL with the component principals.
 export CLARION_TEST_KAFKA="$KAFKA_BROKERS"
 export CLARION_TEST_KAFKA_SASL="$KAFKA_SASL_BROKERS"
-export CLARION_TEST_KAFKA_CA="$KAFKA_CA"
+export CLARION_TEST_KAFKA_SASL_CA="$KAFKA_CA"
 export CLARION_TEST_KAFKA_CREDENTIALS="$KAFKA_CREDENTIALS"
 
 pkgs="$(go list -f '{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |

@@ -104,6 +104,8 @@ transaction.state.log.min.isr=2
 transaction.state.log.num.partitions=6
 share.coordinator.state.topic.replication.factor=3
 group.initial.rebalance.delay.ms=0
+# Tests expire killed group members after a short session.
+group.min.session.timeout.ms=100
 auto.create.topics.enable=false
 delete.topic.enable=true
 num.network.threads=2

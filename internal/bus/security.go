@@ -273,13 +273,19 @@ func classify(err error) (kind, resource string) {
 		errors.As(err, &hn) || errors.As(err, &inv) {
 		return FailTLS, ""
 	}
-	// A TLS client on a plaintext listener, or the reverse, often ends in
-	// a reset or EOF during the handshake; franz-go reports the text.
-	msg := err.Error()
-	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") {
+	// A TLS client on a plaintext listener ends in an EOF right after the
+	// dial (franz-go's ErrFirstReadEOF says so), a plaintext client on a
+	// TLS listener reads a TLS alert as a huge response size (franz-go's
+	// message names the TLS alert record).
+	msg := strings.ToLower(err.Error())
+	var eof *kgo.ErrFirstReadEOF
+	if errors.As(err, &eof) && strings.Contains(msg, "sasl") {
+		return FailAuthentication, ""
+	}
+	if errors.As(err, &eof) || strings.Contains(msg, "tls") || strings.Contains(msg, "x509:") {
 		return FailTLS, ""
 	}
-	if strings.Contains(msg, "SASL") && strings.Contains(msg, "auth") {
+	if strings.Contains(msg, "sasl") && strings.Contains(msg, "authenticat") {
 		return FailAuthentication, ""
 	}
 	return "", ""
