@@ -418,3 +418,15 @@ func testPKI(t *testing.T, dir string) (caPath string, srv *tls.Config, certPath
 	}
 	return caPath, srv, write("client.pem", "CERTIFICATE", cDER), write("client.key", "PRIVATE KEY", kDER)
 }
+
+// TestACLDoc keeps docs/kafka.md's ACL table equal to bus.ACLs.
+func TestACLDoc(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "kafka.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), bus.ACLTable(bus.ACLs())) {
+		t.Fatal("docs/kafka.md's ACL table differs from bus.ACLTable(bus.ACLs()): regenerate it")
+	}
+}
