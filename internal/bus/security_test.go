@@ -3,16 +3,9 @@ package bus_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,7 +16,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
@@ -37,7 +29,7 @@ func envOf(kv map[string]string) func(string) (string, bool) {
 func TestSecurityOpts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	caPath, _, certPath, keyPath := testPKI(t, dir)
+	caPath, _, certPath, keyPath := bustest.PKI(t, dir)
 	bad := filepath.Join(dir, "bad.pem")
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
@@ -180,32 +172,11 @@ func (b backend) client(t *testing.T, s bus.Security, extra ...kgo.Opt) *kgo.Cli
 }
 
 // fakeBackend is kfake with TLS, SCRAM-SHA-512 and ACLs: the component
-// users exist, and an admin applies bus.ACLs as kafka-up does.
+// users exist, and an admin applied bus.ACLs as kafka-up does.
 func fakeBackend(t *testing.T) backend {
 	t.Helper()
-	caPath, srv, _, _ := testPKI(t, t.TempDir())
-	pass := func(c string) string { return "pw-" + c }
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.TLS(srv), kfake.EnableSASL(), kfake.EnableACLs(),
-		kfake.Superuser("SCRAM-SHA-512", "admin", "admin-pw")}
-	for _, c := range bus.Components() {
-		opts = append(opts, kfake.User("SCRAM-SHA-512", bus.PrincipalFor(c), pass(c)))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	b := backend{brokers: c.ListenAddrs(), ca: caPath, pass: pass}
-	admin := b.client(t, b.security("admin", "admin-pw"))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := bus.EnsureTopics(ctx, admin, bus.Topics(3)); err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.ApplyACLs(ctx, kadmClient(admin), bus.ACLs(), nil); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	c := bustest.NewSecure(t, 3)
+	return backend{brokers: c.Brokers, ca: c.CA, pass: c.Password}
 }
 
 // realBackend is the SASL_SSL listener of `make kafka-up`
@@ -373,50 +344,6 @@ func fetchOnce(ctx context.Context, b backend, component, topic string) error {
 		}
 	}
 	return nil
-}
-
-// testPKI writes a CA and a server certificate for 127.0.0.1 under dir
-// and returns the CA's path, the server's TLS config and a client
-// certificate and key signed by the CA.
-func testPKI(t *testing.T, dir string) (caPath string, srv *tls.Config, certPath, keyPath string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leaf := func(serial int64, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, k
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	caPath = write("ca.pem", "CERTIFICATE", caDER)
-	sDER, sKey := leaf(2, x509.ExtKeyUsageServerAuth)
-	srv = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{sDER}, PrivateKey: sKey}}, MinVersion: tls.VersionTLS12}
-	cDER, cKey := leaf(3, x509.ExtKeyUsageClientAuth)
-	kDER, err := x509.MarshalPKCS8PrivateKey(cKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return caPath, srv, write("client.pem", "CERTIFICATE", cDER), write("client.key", "PRIVATE KEY", kDER)
 }
 
 // TestACLDoc keeps docs/kafka.md's ACL table equal to bus.ACLs.
