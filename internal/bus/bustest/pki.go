@@ -59,4 +59,3 @@ func PKI(t testing.TB, dir string) (caPath string, srv *tls.Config, certPath, ke
 	}
 	return caPath, srv, write("client.pem", "CERTIFICATE", cDER), write("client.key", "PRIVATE KEY", kDER)
 }
-
