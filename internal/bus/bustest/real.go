@@ -241,8 +241,8 @@ func wipe(ctx context.Context, adm *kadm.Client, wait bool) error {
 	}
 }
 
-// waitTopics waits until every partition of specs has a leader, so the
-// first produce of a test does not race the cluster.
+// waitTopics waits until every partition of specs has a leader that
+// answers for it, so the first request of a test does not race the cluster.
 func waitTopics(ctx context.Context, adm *kadm.Client, specs []bus.TopicSpec) error {
 	names := make([]string, len(specs))
 	for i, s := range specs {
@@ -264,7 +264,20 @@ func waitTopics(ctx context.Context, adm *kadm.Client, specs []bus.TopicSpec) er
 			}
 		}
 		if ready {
-			return nil
+			// Every leader must host its partitions, not only the
+			// metadata say so: ListOffsets goes to each leader.
+			ends, err := adm.ListEndOffsets(ctx, names...)
+			if err == nil && ends.Error() == nil {
+				n := 0
+				ends.Each(func(kadm.ListedOffset) { n++ })
+				want := 0
+				for _, s := range specs {
+					want += int(s.Partitions)
+				}
+				if n >= want {
+					return nil
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
