@@ -4,7 +4,7 @@ BIN     ?= bin/clarion
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 1
 
-.PHONY: build run test test-short bench lint fuzz clean
+.PHONY: build run test test-short bench lint fuzz clean kafka-up kafka-down
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/clarion
@@ -58,6 +58,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOutput$$' -fuzztime 30s ./triage
 	$(GO) test -run '^$$' -fuzz '^FuzzDataBlock$$' -fuzztime 30s ./triage
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime 30s ./responder
+
+# A three-broker Apache Kafka 4.4 cluster on loopback (deploy/kafka): PLAINTEXT
+# on 19092-19094, SASL_SSL (SCRAM-SHA-512) on 19192-19194, a user and ACLs per
+# component. Both targets are idempotent; state lives in .kafka/.
+kafka-up:
+	bash deploy/kafka/kafka.sh up
+
+kafka-down:
+	bash deploy/kafka/kafka.sh down
 
 clean:
 	rm -rf bin

@@ -127,7 +127,22 @@ func readTopic(t *testing.T, brokers []string, topic string, readCommitted bool)
 	adm := kadm.NewClient(cl)
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if readCommitted {
-		ends, err = adm.ListCommittedOffsets(ctx, topic)
+		// On Apache Kafka the commit markers land after EndTxn returns,
+		// partition by partition: wait (a while) for the last stable
+		// offset to reach the high watermark. A transaction left open by
+		// a crash keeps it below; then read up to it.
+		settle := time.Now().Add(5 * time.Second)
+		for {
+			hw, herr := adm.ListEndOffsets(ctx, topic)
+			ends, err = adm.ListCommittedOffsets(ctx, topic)
+			if err == nil {
+				err = herr
+			}
+			if err != nil || equalOffsets(ends, hw) || time.Now().After(settle) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +179,16 @@ func readTopic(t *testing.T, brokers []string, topic string, readCommitted bool)
 		})
 	}
 	return out
+}
+
+func equalOffsets(a, b kadm.ListedOffsets) bool {
+	eq := true
+	b.Each(func(o kadm.ListedOffset) {
+		if x, ok := a.Lookup(o.Topic, o.Partition); !ok || x.Offset != o.Offset {
+			eq = false
+		}
+	})
+	return eq
 }
 
 func outputs(t *testing.T, brokers []string) []string {

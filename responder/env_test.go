@@ -341,7 +341,7 @@ func consumeAll(t testing.TB, brokers []string, topic string) []*kgo.Record {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ends := map[int32]int64{}
-	lo, err := listEnds(ctx, cl, topic)
+	lo, err := settledEnds(ctx, cl, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +370,35 @@ func consumeAll(t testing.TB, brokers []string, topic string) []*kgo.Record {
 		})
 	}
 	return out
+}
+
+// settledEnds is listEnds once no transaction is open on topic (the last
+// stable offset has reached the high watermark everywhere), for at most
+// 10 s. On Apache Kafka a transaction's markers land on each partition on
+// their own: an action can be visible on clarion.actions while the same
+// transaction's update on clarion.okta.events is not yet.
+func settledEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lso, err := listEnds(ctx, cl, topic)
+		if err != nil {
+			return nil, err
+		}
+		hw, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		settled := true
+		hw.Each(func(o kadm.ListedOffset) {
+			if lso[o.Partition] != o.Offset {
+				settled = false
+			}
+		})
+		if settled || time.Now().After(deadline) {
+			return lso, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func listEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {

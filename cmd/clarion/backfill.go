@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/ingest/poller"
 	"github.com/clarion-itdr/clarion/internal/bus"
@@ -27,6 +28,7 @@ import (
 func newBackfillCmd() *cobra.Command {
 	var (
 		id, since, until, brokers, dataDir, types string
+		kf                                        kafkaFlags
 		quiet                                     bool
 	)
 	cmd := &cobra.Command{
@@ -66,7 +68,11 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			bl := backfillSplitList(brokers)
-			store, err := backfillOpenRegistry(ctx, bl, key, log)
+			kopts, err := kf.s.Opts()
+			if err != nil {
+				return err
+			}
+			store, err := backfillOpenRegistry(ctx, bl, key, log, kopts...)
 			if err != nil {
 				return err
 			}
@@ -79,7 +85,7 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 			if err != nil {
 				return err
 			}
-			prod, err := bus.NewClient(bl, log, poller.ProducerOpts(5*time.Millisecond)...)
+			prod, err := bus.NewClient(bl, log, append(poller.ProducerOpts(5*time.Millisecond), kopts...)...)
 			if err != nil {
 				return err
 			}
@@ -128,6 +134,7 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 	f.StringVar(&since, "since", "24h", "start: a duration back from now (24h, 7d) or an RFC 3339 time (Okta keeps 90 days)")
 	f.StringVar(&until, "until", "", "end: a duration back from now or an RFC 3339 time (default now)")
 	f.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka seed brokers host:port,... (default: the embedded Kafka of a running clarion run)")
+	kf.register(f)
 	f.StringVar(&dataDir, "data-dir", "./data", "data directory of clarion run, holding master.key (or set CLARION_MASTER_KEY)")
 	f.StringVar(&types, "event-types", "", "event types to import, comma-separated (default: user.session.start and the sign-in flow's types, okta.SignInEventTypes)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar")
@@ -190,10 +197,10 @@ func backfillLoadMasterKey(dataDir string) (*secrets.MasterKey, error) {
 	return k, nil
 }
 
-func backfillOpenRegistry(ctx context.Context, brokers []string, key *secrets.MasterKey, log *slog.Logger) (*integration.Store, error) {
+func backfillOpenRegistry(ctx context.Context, brokers []string, key *secrets.MasterKey, log *slog.Logger, opts ...kgo.Opt) (*integration.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	s, err := integration.Open(octx, brokers, key, log)
+	s, err := integration.Open(octx, brokers, key, log, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("read integrations from Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}

@@ -72,6 +72,7 @@ type runFlags struct {
 	triage    triageFlags
 	responder responder.Settings
 	people    peopleFlags
+	kafka     kafkaFlags
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
@@ -79,6 +80,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.StringVar(&f.httpAddr, "http", ":8080", "listen address for hooks, console, API, /metrics, /healthz and /readyz")
 	fs.StringVar(&f.publicURL, "public-url", "", "base URL Okta reaches Clarion at (https in production); default http://127.0.0.1:<port>")
 	fs.StringSliceVar(&f.kafkaBrokers, "kafka-brokers", nil, "Kafka seed brokers host:port,...")
+	f.kafka.register(fs)
 	if embedded {
 		fs.StringVar(&f.embeddedKafka, "embedded-kafka", "127.0.0.1:9092", "listen address of the embedded Kafka started when --kafka-brokers is empty")
 	}
@@ -160,6 +162,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		HTTPAddr:              f.httpAddr,
 		PublicURL:             f.publicURL,
 		KafkaBrokers:          f.kafkaBrokers,
+		Kafka:                 f.kafka.s,
 		EmbeddedKafka:         f.embeddedKafka,
 		Partitions:            f.partitions,
 		EventsRetention:       f.eventsRetain,

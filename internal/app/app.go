@@ -78,6 +78,10 @@ type Config struct {
 	// KafkaBrokers of a real cluster. Empty: start an embedded broker
 	// (target "all" only).
 	KafkaBrokers []string
+	// Kafka is how clients reach KafkaBrokers: TLS and SASL (secrets from
+	// the environment). The zero value is plaintext without authentication;
+	// it must be zero with the embedded broker.
+	Kafka bus.Security
 	// EmbeddedKafka is the embedded broker's listen address. Default
 	// 127.0.0.1:9092, so kcat and other Kafka tools can read it.
 	EmbeddedKafka string
@@ -191,11 +195,12 @@ type App struct {
 	Key      *secrets.MasterKey
 	Token    string
 
-	embedded *bus.Embedded
-	producer *kgo.Client
-	ln       net.Listener
-	srv      *http.Server
-	ready    atomic.Bool
+	embedded  *bus.Embedded
+	producer  *kgo.Client
+	kafkaOpts []kgo.Opt // Config.Kafka's TLS and SASL, for every client
+	ln        net.Listener
+	srv       *http.Server
+	ready     atomic.Bool
 
 	mu       sync.Mutex
 	clients  *integration.Clients
@@ -251,18 +256,28 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	if partitions <= 0 {
 		partitions = 12
 	}
-	a.producer, err = bus.NewClient(a.Brokers, a.log, bus.ProducerOpts(cfg.ProduceLinger)...)
+	if a.embedded != nil && cfg.Kafka.Enabled() {
+		return nil, errors.New("--kafka-tls and --kafka-sasl-* need --kafka-brokers: the embedded broker is plaintext on loopback")
+	}
+	a.kafkaOpts, err = cfg.Kafka.Opts()
+	if err != nil {
+		return nil, err
+	}
+	a.producer, err = bus.NewClient(a.Brokers, a.log, append(bus.ProducerOpts(cfg.ProduceLinger), a.kafkaOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	a.closers = append(a.closers, a.producer.Close)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := bus.Check(tctx, a.producer); err != nil {
+		return nil, err
+	}
 	if err := bus.EnsureTopics(tctx, a.producer, bus.TopicsWith(bus.TopicOptions{Partitions: partitions, EventsRetention: cfg.EventsRetention})); err != nil {
 		return nil, err
 	}
 
-	a.Store, err = integration.Open(tctx, a.Brokers, key, a.log)
+	a.Store, err = integration.Open(tctx, a.Brokers, key, a.log, a.kafkaOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +338,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		}
 		a.API.Register(a.Mux)
 		con, err := console.New(console.Config{
-			Token: tok, Brokers: a.Brokers, Producer: a.producer,
+			Token: tok, Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Producer: a.producer,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
 			OIDC: a.oidcConfig(), SecureCookies: cfg.People.SecureCookies,
 		})
@@ -367,6 +382,10 @@ func (a *App) DataDir() string { return a.cfg.DataDir }
 
 // Logger returns the process's logger.
 func (a *App) Logger() *slog.Logger { return a.log }
+
+// KafkaOpts returns the franz-go options of Config.Kafka (TLS, SASL) that
+// every client of the process uses.
+func (a *App) KafkaOpts() []kgo.Opt { return a.kafkaOpts }
 
 // Producer returns the process's shared Kafka producer (acks=all, idempotent).
 func (a *App) Producer() *kgo.Client { return a.producer }

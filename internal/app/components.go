@@ -20,7 +20,7 @@ func (a *App) addComponents() error {
 	t, log := a.target, a.log
 	if Runs(t, TargetPoller) {
 		p, err := poller.New(poller.Config{
-			Brokers: a.Brokers, Registry: a.Store, MasterKey: a.Key,
+			Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Registry: a.Store, MasterKey: a.Key,
 			Okta:   okta.Config{Logger: log.With("component", "okta")},
 			Logger: log.With("component", "poller"), Registerer: a.Registry,
 		})
@@ -31,7 +31,7 @@ func (a *App) addComponents() error {
 	}
 	if Runs(t, TargetProcessor) {
 		p, err := processor.New(processor.Config{
-			Brokers: a.Brokers, Logger: log.With("component", "processor"), Registerer: a.Registry,
+			Brokers: a.Brokers, ClientOpts: a.kafkaOpts, Logger: log.With("component", "processor"), Registerer: a.Registry,
 			Params: detect.Params{EgressNetworks: a.cfg.EgressNetworks},
 		})
 		if err != nil {
@@ -40,7 +40,9 @@ func (a *App) addComponents() error {
 		a.Add("processor", p)
 	}
 	if Runs(t, TargetTriage) {
-		tr, err := triage.New(a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry))
+		tc := a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry)
+		tc.KafkaOpts = append(tc.KafkaOpts, a.kafkaOpts...)
+		tr, err := triage.New(tc)
 		if err != nil {
 			return err
 		}
@@ -51,6 +53,7 @@ func (a *App) addComponents() error {
 		if err != nil {
 			return err
 		}
+		rc.ClientOpts = append(rc.ClientOpts, a.kafkaOpts...)
 		r, err := responder.New(rc)
 		if err != nil {
 			return err
@@ -60,7 +63,7 @@ func (a *App) addComponents() error {
 	if Runs(t, TargetSink) {
 		if !a.cfg.NoLake {
 			pq, err := parquet.New(parquet.Config{
-				Brokers: a.Brokers, DataDir: a.cfg.DataDir, FlushInterval: a.cfg.LakeFlushInterval,
+				Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, DataDir: a.cfg.DataDir, FlushInterval: a.cfg.LakeFlushInterval,
 				Logger: log.With("component", "sink-parquet"), Registerer: a.Registry,
 			})
 			if err != nil {
@@ -70,7 +73,7 @@ func (a *App) addComponents() error {
 		}
 		if a.cfg.ClickHouse != "" {
 			ch, err := clickhouse.New(clickhouse.Config{
-				Brokers: a.Brokers, Addr: a.cfg.ClickHouse,
+				Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Addr: a.cfg.ClickHouse,
 				Username: a.cfg.ClickHouseUser, Password: a.cfg.ClickHousePassword,
 				Database: a.cfg.ClickHouseDatabase, Compression: a.cfg.ClickHouseCompression,
 				Retention: a.cfg.Retention, TLS: a.cfg.ClickHouseTLS, Cluster: a.cfg.ClickHouseCluster,

@@ -189,15 +189,30 @@ func TopicsWith(o TopicOptions) []TopicSpec {
 // EnsureTopics creates the topics in specs that do not exist yet. Existing
 // topics are left as they are (their partition count is never changed).
 // Replication factor -1 lets the cluster use its default.
+//
+// Topics that exist are not created again, so a component whose principal
+// may only describe them (least privilege: an operator or `make kafka-up`
+// created them) starts without the CREATE permission.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) error {
 	adm := kadm.NewClient(cl)
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	have, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return Explain(fmt.Errorf("bus: list topics: %w", err), "")
+	}
 	for _, s := range specs {
+		if d, ok := have[s.Name]; ok && d.Err == nil {
+			continue
+		}
 		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, s.Configs, s.Name)
 		if err == nil {
 			err = resp.Err
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("bus: create topic %s: %w", s.Name, err)
+			return Explain(fmt.Errorf("bus: create topic %s: %w", s.Name, err), s.Name)
 		}
 	}
 	return nil

@@ -43,7 +43,7 @@ func ImportHistory(ctx context.Context, a *app.App, id string, history time.Dura
 		log.Error("demo history import", "err", err)
 		return
 	}
-	prod, err := bus.NewClient(a.Brokers, log, poller.ProducerOpts(5*time.Millisecond)...)
+	prod, err := bus.NewClient(a.Brokers, log, append(poller.ProducerOpts(5*time.Millisecond), a.KafkaOpts()...)...)
 	if err != nil {
 		log.Error("demo history import", "err", err)
 		return

@@ -55,16 +55,16 @@ type deliveryRate struct {
 // Open replays clarion.integrations from brokers and keeps following it
 // until Close. It returns once the replay has caught up with the topic's
 // end, so a freshly started gateway knows every integration. The topic must
-// exist (bus.EnsureTopics).
-func Open(ctx context.Context, brokers []string, key *secrets.MasterKey, log *slog.Logger) (*Store, error) {
+// exist (bus.EnsureTopics). opts are extra franz-go options (TLS, SASL).
+func Open(ctx context.Context, brokers []string, key *secrets.MasterKey, log *slog.Logger, opts ...kgo.Opt) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	cl, err := bus.NewClient(brokers, log, append(bus.ProducerOpts(0),
+	cl, err := bus.NewClient(brokers, log, append(append(bus.ProducerOpts(0),
 		kgo.ConsumeTopics(bus.TopicIntegrations),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(500*time.Millisecond),
-	)...)
+	), opts...)...)
 	if err != nil {
 		return nil, err
 	}
