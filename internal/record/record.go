@@ -411,9 +411,9 @@ type Action struct {
 	DecidedBy     string    `json:"decided_by,omitempty"`
 	// Decider is who approved or rejected the action (from the API's
 	// signed request); nil for the policy and for expiry.
-	Decider *Identity `json:"decider,omitempty"`
-	DecidedAt     time.Time `json:"decided_at,omitzero"`
-	ExecutedAt    time.Time `json:"executed_at,omitzero"`
+	Decider    *Identity `json:"decider,omitempty"`
+	DecidedAt  time.Time `json:"decided_at,omitzero"`
+	ExecutedAt time.Time `json:"executed_at,omitzero"`
 	// Guard names what blocked the action (ActionBlocked), e.g.
 	// "protected_user", "protected_group", "hourly_cap", "policy_off".
 	Guard  string `json:"guard,omitempty"`
