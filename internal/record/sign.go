@@ -19,7 +19,7 @@ import (
 // the records it writes on the topics SignedTopics names, and every reader
 // that acts on such a record checks the signature first (docs/trust.md).
 const (
-	// SignerProcessor signs alerts (clarion.alerts).
+	// SignerProcessor signs alerts (clarion.alerts) and anomalies.
 	SignerProcessor = "processor"
 	// SignerTriage signs verdict updates and proposals.
 	SignerTriage = "triage"
@@ -42,11 +42,13 @@ const (
 	HeaderSignature = "clarion_sig"
 )
 
-// SignedTopics are the topics each signer signs its records on.
+// SignedTopics are the topics each signer signs its records on. On
+// clarion.okta.events only alert updates (header source=clarion) are
+// signed: raw Okta events are not Clarion's to vouch for.
 func SignedTopics(signer string) []string {
 	switch signer {
 	case SignerProcessor:
-		return []string{bus.TopicAlerts}
+		return []string{bus.TopicAlerts, bus.TopicAnomalies}
 	case SignerTriage, SignerAPI:
 		return []string{bus.TopicEvents, bus.TopicResponderRequests}
 	case SignerResponder:
@@ -157,7 +159,7 @@ func (s *Signer) Opt() kgo.Opt { return kgo.WithHooks(s) }
 // OnProduceRecordBuffered signs r if its topic is one of the signer's
 // (franz-go calls it in Produce, before the record is sized or buffered).
 func (s *Signer) OnProduceRecordBuffered(r *kgo.Record) {
-	if slices.Contains(s.topics, r.Topic) {
+	if slices.Contains(s.topics, r.Topic) && (r.Topic != bus.TopicEvents || IsUpdate(r)) {
 		s.Sign(r)
 	}
 }
