@@ -35,6 +35,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/api"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/responder"
@@ -233,7 +234,13 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	if partitions <= 0 {
 		partitions = 12
 	}
-	a.producer, err = bus.NewClient(a.Brokers, a.log, bus.ProducerOpts(cfg.ProduceLinger)...)
+	// The shared producer carries what people do through the API
+	// (decisions, feedback, analysts' proposals): signed as the API.
+	apiSigner, err := a.signer(record.SignerAPI)
+	if err != nil {
+		return nil, err
+	}
+	a.producer, err = bus.NewClient(a.Brokers, a.log, append(bus.ProducerOpts(cfg.ProduceLinger), apiSigner.Opt())...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}

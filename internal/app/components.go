@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/clarion-itdr/clarion/ingest/poller"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/responder"
@@ -17,6 +18,10 @@ import (
 // are HTTP handlers, mounted by New.
 func (a *App) addComponents() error {
 	t, log := a.target, a.log
+	verifier, err := a.verifier()
+	if err != nil {
+		return err
+	}
 	if Runs(t, TargetPoller) {
 		p, err := poller.New(poller.Config{
 			Brokers: a.Brokers, Registry: a.Store, MasterKey: a.Key,
@@ -29,8 +34,13 @@ func (a *App) addComponents() error {
 		a.Add("poller", p)
 	}
 	if Runs(t, TargetProcessor) {
+		sig, err := a.signer(record.SignerProcessor)
+		if err != nil {
+			return err
+		}
 		p, err := processor.New(processor.Config{
 			Brokers: a.Brokers, Logger: log.With("component", "processor"), Registerer: a.Registry,
+			Signer: sig, Verifier: verifier,
 		})
 		if err != nil {
 			return err
@@ -38,7 +48,12 @@ func (a *App) addComponents() error {
 		a.Add("processor", p)
 	}
 	if Runs(t, TargetTriage) {
-		tr, err := triage.New(a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry))
+		tc := a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry)
+		if tc.Signer, err = a.signer(record.SignerTriage); err != nil {
+			return err
+		}
+		tc.Verifier = verifier
+		tr, err := triage.New(tc)
 		if err != nil {
 			return err
 		}
@@ -49,6 +64,10 @@ func (a *App) addComponents() error {
 		if err != nil {
 			return err
 		}
+		if rc.Signer, err = a.signer(record.SignerResponder); err != nil {
+			return err
+		}
+		rc.Verifier = verifier
 		r, err := responder.New(rc)
 		if err != nil {
 			return err
