@@ -481,6 +481,9 @@ func (t *Triage) triage(ctx context.Context, a *Alert, anomalies []Anomaly, miss
 		if err != nil {
 			r = "error"
 		}
+		if errors.Is(err, ErrToolArguments) {
+			t.m.refused.Inc()
+		}
 		t.m.tools.WithLabelValues(tool, r).Observe(d.Seconds())
 	}
 
@@ -570,7 +573,7 @@ func (t *Triage) triage(ctx context.Context, a *Alert, anomalies []Anomaly, miss
 		b := basis
 		res.Proposals = append(res.Proposals, record.Request{
 			ID: fmt.Sprintf("%s-v%d", id, a.Version), Type: record.RequestPropose, ActionID: id, At: run.Finished, By: "triage",
-			Reason: clip(g.Final.Summary, 500), Kind: k, AlertID: a.ID, AlertVersion: a.Version,
+			Reason: proposalReason(det, g.Final, detSev, run.By), Kind: k, AlertID: a.ID, AlertVersion: a.Version,
 			IntegrationID: a.IntegrationID, User: a.User, Basis: &b,
 		})
 		t.m.proposals.WithLabelValues(k).Inc()
