@@ -59,6 +59,7 @@ type runFlags struct {
 	maxBody       int64
 	ackTimeout    time.Duration
 	allowInsecure bool
+	oktaDomains   []string
 	logLevel      string
 	logFormat     string
 
@@ -78,6 +79,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.Int64Var(&f.maxBody, "max-body", 10<<20, "largest event hook delivery accepted, in bytes")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", 2500*time.Millisecond, "wait for Kafka acks before answering a hook 503")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
+	fs.StringSliceVar(&f.oktaDomains, "okta-domains", nil, "only call Okta orgs under these domains: *.okta.com,*.oktapreview.com,*.okta-emea.com and custom domains (default: any public host)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
@@ -161,6 +163,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		MaxBody:               f.maxBody,
 		AckTimeout:            f.ackTimeout,
 		AllowInsecureTenants:  f.allowInsecure,
+		OktaDomains:           f.oktaDomains,
 		Logger:                log,
 	}
 }

@@ -118,6 +118,10 @@ type Config struct {
 	// AllowInsecureTenants allows http/IP/localhost tenant URLs when a
 	// create request asks for it: for the simulated org only.
 	AllowInsecureTenants bool
+	// OktaDomains, when set, limits the Okta orgs Clarion calls to these
+	// domains ("*.okta.com" patterns or exact custom domains, see
+	// okta.Config.AllowedDomains). Default: any public host name.
+	OktaDomains []string
 	// ShutdownTimeout bounds the drain on stop. Default 15 s.
 	ShutdownTimeout time.Duration
 	// Triage configures the triage agent (LLM provider and bounds); the
@@ -329,7 +333,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 
 // verify runs an integration's read-only checks against its Okta org.
 func (a *App) verify(ctx context.Context, in *integration.Integration, hook integration.HookStatus) (any, error) {
-	c, err := in.OktaClient(a.Key, okta.Config{Logger: a.log.With("component", "okta", "integration", in.ID)})
+	c, err := in.OktaClient(a.Key, a.OktaBase(a.log.With("component", "okta", "integration", in.ID)))
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"github.com/clarion-itdr/clarion/ingest/poller"
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/record"
-	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
@@ -25,7 +24,7 @@ func (a *App) addComponents() error {
 	if Runs(t, TargetPoller) {
 		p, err := poller.New(poller.Config{
 			Brokers: a.Brokers, Registry: a.Store, MasterKey: a.Key,
-			Okta:   okta.Config{Logger: log.With("component", "okta")},
+			Okta:   a.OktaBase(log.With("component", "okta")),
 			Logger: log.With("component", "poller"), Registerer: a.Registry,
 		})
 		if err != nil {
@@ -108,7 +107,7 @@ func (a *App) oktaClients() *integration.Clients {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.clients == nil {
-		a.clients = integration.NewClients(a.Store, okta.Config{Logger: a.log.With("component", "okta")})
+		a.clients = integration.NewClients(a.Store, a.OktaBase(a.log.With("component", "okta")))
 	}
 	return a.clients
 }

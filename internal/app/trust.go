@@ -2,9 +2,11 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/clarion-itdr/clarion/internal/record"
+	"github.com/clarion-itdr/clarion/okta"
 )
 
 // EnvTrustKeys names the environment variable that overrides the public
@@ -38,4 +40,11 @@ func (a *App) verifier() (*record.Verifier, error) {
 		keys[n] = s.Public()
 	}
 	return record.NewVerifier(keys)
+}
+
+// OktaBase is the Okta client configuration every component of the
+// process starts from: test tenants (http, IP, loopback) allowed only
+// while --allow-insecure-tenants is set, the allowed Okta domains, log.
+func (a *App) OktaBase(log *slog.Logger) okta.Config {
+	return okta.Config{Logger: log, Insecure: a.cfg.AllowInsecureTenants, AllowedDomains: a.cfg.OktaDomains}
 }
