@@ -305,8 +305,12 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 			return nil, err
 		}
 		a.API.Register(a.Mux)
+		verifier, err := a.verifier()
+		if err != nil {
+			return nil, err
+		}
 		con, err := console.New(console.Config{
-			Token: tok, Brokers: a.Brokers, Producer: a.producer,
+			Token: tok, Brokers: a.Brokers, Producer: a.producer, Verifier: verifier,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
 		})
 		if err != nil {

@@ -49,7 +49,9 @@ func SignedTopics(signer string) []string {
 	switch signer {
 	case SignerProcessor:
 		return []string{bus.TopicAlerts, bus.TopicAnomalies}
-	case SignerTriage, SignerAPI:
+	case SignerTriage:
+		return []string{bus.TopicEvents, bus.TopicResponderRequests, bus.TopicTriage}
+	case SignerAPI:
 		return []string{bus.TopicEvents, bus.TopicResponderRequests}
 	case SignerResponder:
 		return []string{bus.TopicEvents, bus.TopicActions}
