@@ -42,6 +42,9 @@ type alertBook struct {
 	order    []string        // alert ids in first-seen order, for eviction
 	consumed map[int32]int64 // next offset per partition
 	changed  chan struct{}   // closed and replaced whenever consumed moves
+
+	hold     chan struct{} // tests: closed by the first catch-up; nil: no hold
+	holdOnce sync.Once
 }
 
 func newAlertBook(v *record.Verifier, log *slog.Logger, m *metrics, max int) *alertBook {
@@ -129,6 +132,13 @@ func newAlertClient(brokers []string, log *slog.Logger, opts []kgo.Opt) (*kgo.Cl
 
 // run reads clarion.alerts with cl until ctx ends.
 func (b *alertBook) run(ctx context.Context, cl *kgo.Client) {
+	if b.hold != nil {
+		select {
+		case <-b.hold:
+		case <-ctx.Done():
+			return
+		}
+	}
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -161,6 +171,9 @@ func (b *alertBook) run(ctx context.Context, cl *kgo.Client) {
 // and the console read clarion.alerts read_committed), so once caught up,
 // an alert the book does not know does not exist.
 func (b *alertBook) catchUp(ctx context.Context, cl *kgo.Client, timeout time.Duration) error {
+	if b.hold != nil {
+		b.holdOnce.Do(func() { close(b.hold) })
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, bus.TopicAlerts)

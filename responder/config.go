@@ -118,6 +118,10 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// holdAlerts, in tests, keeps the clarion.alerts reader from starting
+	// until a catch-up begins (so proposals always race ahead of it).
+	holdAlerts bool
 }
 
 func (c *Config) defaults() error {

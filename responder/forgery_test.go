@@ -239,3 +239,30 @@ func TestForgedActionNotResumed(t *testing.T) {
 		t.Fatal("a forged executing action was resumed")
 	}
 }
+
+// TestProposalBeforeAlertKnown: proposals whose alerts were committed just
+// before them, read by a responder that has not read clarion.alerts yet
+// (it starts after both were written), are held until the alerts are
+// read, never refused as unknown.
+func TestProposalBeforeAlertKnown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	us := e.org.users(t, 6, false)
+	e.stop()
+	var qs []*record.Request
+	for _, u := range us {
+		q := e.proposal(kSuspend, record.SeverityHigh, ct, false, u) // writes the alert, then:
+		e.send(q)
+		qs = append(qs, q)
+	}
+	e.baseCfg.holdAlerts = true // the alerts reader starts only when a catch-up begins
+	e.start()
+	for _, q := range qs {
+		if a := e.waitState(q.ActionID, record.ActionPending); a.Basis.DetectionSeverity != record.SeverityHigh {
+			t.Fatalf("%+v", a.Basis)
+		}
+	}
+	if n := e.metric("clarion_responder_requests_refused_total"); n != 0 {
+		t.Fatalf("%v proposals refused", n)
+	}
+}

@@ -199,6 +199,9 @@ func New(cfg Config) (*Responder, error) {
 		inflight: map[string]bool{},
 	}
 	r.alerts = newAlertBook(cfg.Verifier, cfg.Logger, m, cfg.MaxAlerts)
+	if cfg.holdAlerts {
+		r.alerts.hold = make(chan struct{})
+	}
 	for _, u := range cfg.ProtectedUsers {
 		r.protUsers[strings.ToLower(strings.TrimSpace(u))] = true
 	}
