@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newIntegrationCmd(),
 		newBackfillCmd(),
 		newEvalCmd(),
+		newKeysCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -16,9 +16,25 @@ import (
 // the master key.
 const EnvTrustKeys = "CLARION_TRUST_KEYS"
 
-// signer is this process's signing key for component name, derived from
-// the master key (docs/trust.md).
+// EnvSigningKeys names the environment variable that gives this process
+// its own signing keys ("processor=base64(seed),...",
+// record.ParseSigningKeys) instead of keys derived from the master key:
+// for a split deployment whose components do not share one master key
+// (`clarion keys` prints them). The other components must then trust the
+// matching public keys (EnvTrustKeys).
+const EnvSigningKeys = "CLARION_SIGNING_KEYS"
+
+// signer is this process's signing key for component name: from
+// CLARION_SIGNING_KEYS when it names the component, else derived from the
+// master key (docs/trust.md).
 func (a *App) signer(name string) (*record.Signer, error) {
+	own, err := record.ParseSigningKeys(os.Getenv(EnvSigningKeys))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvSigningKeys, err)
+	}
+	if s, ok := own[name]; ok {
+		return s, nil
+	}
 	return record.DeriveSigner(a.Key, name)
 }
 
@@ -33,7 +49,7 @@ func (a *App) verifier() (*record.Verifier, error) {
 		if _, ok := keys[n]; ok {
 			continue
 		}
-		s, err := a.signer(n)
+		s, err := a.signer(n) // this process's own key, if it signs as n
 		if err != nil {
 			return nil, err
 		}

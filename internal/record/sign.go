@@ -285,3 +285,34 @@ func ParsePublicKeys(s string) (map[string]ed25519.PublicKey, error) {
 	}
 	return out, nil
 }
+
+// ParseSigningKeys reads "signer=base64(32-byte Ed25519 seed),..." (as
+// CLARION_SIGNING_KEYS holds a split component's own signing key) into
+// signers.
+func ParseSigningKeys(s string) (map[string]*Signer, error) {
+	out := map[string]*Signer{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, b64, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !slices.Contains(Signers(), name) {
+			return nil, fmt.Errorf("record: signing key entry is not signer=base64 for one of %s", strings.Join(Signers(), ", "))
+		}
+		raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(b64), "="))
+		if err != nil || len(raw) != ed25519.SeedSize {
+			return nil, fmt.Errorf("record: signing key of %s is not base64 of %d bytes", name, ed25519.SeedSize)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("record: signing key of %s given twice", name)
+		}
+		out[name] = NewSigner(name, ed25519.NewKeyFromSeed(raw))
+	}
+	return out, nil
+}
+
+// Seed returns the signer's private seed, base64 (for distributing a
+// component's key; never log it).
+func (s *Signer) Seed() string { return base64.RawStdEncoding.EncodeToString(s.key.Seed()) }

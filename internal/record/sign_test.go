@@ -115,3 +115,20 @@ func TestPublicKeysRoundTrip(t *testing.T) {
 		t.Fatal("DeriveSigner accepted an unknown signer")
 	}
 }
+
+func TestSigningKeysRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, err := record.DeriveSigner(masterKey(t, 4), record.SignerTriage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := record.ParseSigningKeys(record.SignerTriage + "=" + s.Seed())
+	if err != nil || !got[record.SignerTriage].Public().Equal(s.Public()) || got[record.SignerTriage].Name() != record.SignerTriage {
+		t.Fatalf("%v %v", got, err)
+	}
+	for _, bad := range []string{"triage", "nobody=" + s.Seed(), "triage=AAAA", "triage=" + s.Seed() + ",triage=" + s.Seed()} {
+		if _, err := record.ParseSigningKeys(bad); err == nil {
+			t.Errorf("ParseSigningKeys(%q) accepted", bad)
+		}
+	}
+}
