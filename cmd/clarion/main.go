@@ -49,10 +49,10 @@ func newRootCmd() *cobra.Command {
 		newConsoleCmd(),
 		newDemoCmd(),
 		newOktasimCmd(),
+		newKeysCmd(),
 		newIntegrationCmd(),
 		newBackfillCmd(),
 		newEvalCmd(),
-		newKeysCmd(),
 		newVersionCmd(),
 	)
 	return root
