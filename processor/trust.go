@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,6 +51,17 @@ func (p *Processor) acceptUpdate(r *kgo.Record, up *record.Update) error {
 		p.log.Warn("alert update refused: signature", "alert", up.AlertID, "kind", up.Kind, "signer", signer,
 			"partition", r.Partition, "offset", r.Offset, "err", err)
 		return fmt.Errorf("refused: %w", err)
+	}
+	if len(up.Base) > 0 {
+		// The Base is written as the user's alert: it must be that
+		// user's, in that integration.
+		var b struct {
+			IntegrationID string         `json:"integration_id"`
+			User          record.UserRef `json:"user"`
+		}
+		if json.Unmarshal(up.Base, &b) != nil || b.IntegrationID != up.IntegrationID || b.User.ID != up.User.ID {
+			return errors.New("refused: the update's base is not an alert of the update's user")
+		}
 	}
 	return nil
 }

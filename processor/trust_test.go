@@ -133,14 +133,22 @@ func TestForgedUpdatesRefused(t *testing.T) {
 	a.Kind, a.Verdict = record.UpdateVerdict, closeIt.Verdict
 	altered.Value, _ = json.Marshal(a)
 
+	// A correctly signed update whose Base is another user's alert.
+	other := fake
+	other.User.ID = "00uSOMEONEELSE"
+	otherBase, _ := json.Marshal(other)
+	wrongUser := mk(record.UpdateActionRequired)
+	wrongUser.AlertID, wrongUser.ActionRequired, wrongUser.Base, wrongUser.By = fake.ID, record.ActionRequiredApproval, otherBase, "responder"
+
 	forgeries := []*kgo.Record{
-		rec(closeIt, ""),                     // unsigned verdict closing the alert
-		rec(closeIt, record.SignerResponder), // a verdict from the responder
-		rec(dismiss, record.SignerTriage),    // analyst feedback from triage
-		rec(dismiss, ""),                     // unsigned feedback
-		altered,                              // triage's analyzing update turned into a verdict
-		rec(withBase, ""),                    // unsigned update with a forged Base
-		rec(withBase, record.SignerAPI),      // action_required from the API
+		rec(wrongUser, record.SignerResponder), // signed, but the Base names another user
+		rec(closeIt, ""),                       // unsigned verdict closing the alert
+		rec(closeIt, record.SignerResponder),   // a verdict from the responder
+		rec(dismiss, record.SignerTriage),      // analyst feedback from triage
+		rec(dismiss, ""),                       // unsigned feedback
+		altered,                                // triage's analyzing update turned into a verdict
+		rec(withBase, ""),                      // unsigned update with a forged Base
+		rec(withBase, record.SignerAPI),        // action_required from the API
 	}
 	cl := bustest.Client(t, c.Brokers)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

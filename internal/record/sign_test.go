@@ -132,3 +132,27 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSignVerify: the cost a signed record adds to its writer and to
+// each reader.
+func BenchmarkSignVerify(b *testing.B) {
+	mk, _ := secrets.NewMasterKey(make([]byte, secrets.KeySize))
+	s, _ := record.DeriveSigner(mk, record.SignerProcessor)
+	v, _ := record.DeriveVerifier(mk)
+	val := make([]byte, 1500) // a typical alert
+	b.Run("sign", func(b *testing.B) {
+		for range b.N {
+			r := &kgo.Record{Topic: bus.TopicAlerts, Key: []byte("int/00u1"), Value: val}
+			s.OnProduceRecordBuffered(r)
+		}
+	})
+	r := &kgo.Record{Topic: bus.TopicAlerts, Key: []byte("int/00u1"), Value: val}
+	s.Sign(r)
+	b.Run("verify", func(b *testing.B) {
+		for range b.N {
+			if _, err := v.Verify(r, record.SignerProcessor); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
