@@ -15,9 +15,22 @@
 //	executing → succeeded | failed            (automatic)
 //	blocked | dry_run                          (final at once)
 //
+// # Trust (trust.go, alerts.go, docs/trust.md)
+//
+// Before the gate, every request's signature is checked: proposals must be
+// signed by triage or the API (an API proposal must be an analyst's),
+// approvals and rejections by the API with a principal holding the
+// approver role. A proposal's subject and detection severity are then
+// re-derived from the processor's signed alert on clarion.alerts, which
+// the responder reads whole: a proposal for an alert the processor never
+// wrote, or for a user who is not the alert's subject, is refused; the
+// gate below runs on the alert's severity and login, never the
+// proposal's claims. Refusals write nothing and are counted in
+// clarion_responder_requests_refused_total.
+//
 // # The policy gate
 //
-// mode = Policy[kind][Basis.DetectionSeverity]. "automatic" stands only when
+// mode = Policy[kind][Basis.DetectionSeverity] (the alert's). "automatic" stands only when
 // Basis.Deterministic is Confirmed Threat and the request does not come from
 // an analyst (Basis.Analyst); otherwise it becomes approval (guard
 // not_confirmed_threat, or none for an analyst's request). Nothing the triage
