@@ -158,12 +158,12 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		LakeFlushInterval:     f.lakeFlush,
 		Triage:                f.triage.settings(),
 		Responder:             f.responder,
+		OktaDomains:           f.oktaDomains,
 		AdminToken:            os.Getenv("CLARION_ADMIN_TOKEN"),
 		MasterKey:             os.Getenv("CLARION_MASTER_KEY"),
 		MaxBody:               f.maxBody,
 		AckTimeout:            f.ackTimeout,
 		AllowInsecureTenants:  f.allowInsecure,
-		OktaDomains:           f.oktaDomains,
 		Logger:                log,
 	}
 }
