@@ -13,10 +13,12 @@ run: build
 	./$(BIN) run
 
 # The whole suite with the race detector. Tests that need ClickHouse read
-# CLARION_TEST_CLICKHOUSE (.ci/run starts a server and sets it).
+# CLARION_TEST_CLICKHOUSE (.ci/run starts a server and sets it). The
+# published detection figures are checked without -race (too slow under it).
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -run '^(TestF1|TestRealisticTargets|TestBeatsBaselines)$$' ./processor/eval
 
 test-short:
 	$(GO) test -count=1 ./...

@@ -106,6 +106,8 @@ type alertDetail struct {
 	Anomalies []json.RawMessage `json:"anomalies"`
 	Triage    []json.RawMessage `json:"triage"`
 	Actions   []json.RawMessage `json:"actions"`
+	// Audit lists who did what to the alert and its actions (audit.Event).
+	Audit []json.RawMessage `json:"audit"`
 }
 
 // getAlert is GET /api/alerts/{id}: {"alert": {...}, "anomalies": [oldest
@@ -118,7 +120,16 @@ func (c *Console) getAlert(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "not_found", "no alert has this id (or it is older than the console keeps in memory)")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: d.Alert, Anomalies: d.Anomalies, Triage: d.Triage, Actions: d.Actions})
+	ids := make([]string, 0, len(d.Actions))
+	for _, raw := range d.Actions {
+		var a struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &a) == nil && a.ID != "" {
+			ids = append(ids, a.ID)
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, alertDetail{Alert: d.Alert, Anomalies: d.Anomalies, Triage: d.Triage, Actions: d.Actions, Audit: c.audits.forAlert(d.Meta.ID, ids)})
 }
 
 // streamAlerts is GET /api/alerts/stream, Server-Sent Events: an "alerts"
@@ -135,13 +146,15 @@ func (c *Console) streamAlerts(w http.ResponseWriter, r *http.Request) {
 	c.watchShutdown(r)
 	ch, cancel := c.alerts.Subscribe()
 	defer cancel()
+	ach, acancel := c.audits.subscribe()
+	defer acancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func() bool {
-		_, err := fmt.Fprintf(w, "event: alerts\ndata: {\"seq\":%d}\n\n", c.alerts.Seq())
+		_, err := fmt.Fprintf(w, "event: alerts\ndata: {\"seq\":%d}\n\n", c.alerts.Seq()+c.audits.Seq())
 		return err == nil && rc.Flush() == nil
 	}
 	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil || !send() {
@@ -164,6 +177,10 @@ func (c *Console) streamAlerts(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ch:
+			if !send() {
+				return
+			}
+		case <-ach:
 			if !send() {
 				return
 			}

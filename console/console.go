@@ -1,5 +1,5 @@
-// Package console serves Clarion's web console: a login with the admin
-// token, the integration wizard (the setup guide's steps, with the values to
+// Package console serves Clarion's web console: a sign-in with OIDC (roles
+// from the IdP's groups) or the admin token, the integration wizard (the setup guide's steps, with the values to
 // copy into Okta and the verify checks), and the alerts list and detail with
 // live updates, triage runs and response actions, approvals and analyst
 // feedback. The UI is plain HTML, CSS and JavaScript embedded in the
@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/clarion-itdr/clarion/console/alerts"
 	"github.com/clarion-itdr/clarion/internal/api"
@@ -66,9 +67,8 @@ type Config struct {
 	// Default false: Secure only on https requests (TLS, or
 	// X-Forwarded-Proto: https from a proxy).
 	SecureCookies bool
-	// MaxLoginFailures per minute (all clients together) before sign-ins
-	// answer 429 for the rest of the minute. Default 20.
-	MaxLoginFailures int
+	// OIDC configures single sign-on; nil offers only the admin token.
+	OIDC *OIDCConfig
 	// StreamMaxAge ends a live-update stream after this long; the browser
 	// reconnects at once. Default 10 min.
 	StreamMaxAge time.Duration
@@ -88,6 +88,11 @@ type Console struct {
 	alerts *alerts.Model
 	static http.Handler
 	prod   *producer
+	oidc   *oidcClient
+	api    *api.API
+	// throttle is the API's per-client throttle, shared by sign-ins.
+	throttle *api.Throttle
+	audits   *auditIndex
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -102,9 +107,6 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
-	}
-	if cfg.MaxLoginFailures <= 0 {
-		cfg.MaxLoginFailures = 20
 	}
 	if cfg.StreamMaxAge <= 0 {
 		cfg.StreamMaxAge = 10 * time.Minute
@@ -129,10 +131,16 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	var oc *oidcClient
+	if cfg.OIDC != nil {
+		if oc, err = newOIDC(*cfg.OIDC, cfg.Token, cfg.Now); err != nil {
+			return nil, err
+		}
+	}
 	return &Console{
-		cfg: cfg, log: cfg.Logger, alerts: model,
+		cfg: cfg, log: cfg.Logger, alerts: model, oidc: oc, audits: newAuditIndex(),
 		prod:     &producer{given: cfg.Producer, brokers: cfg.Brokers, cfg: cfg},
-		sess:     newSessions(cfg.Token, cfg.SessionTTL, cfg.MaxLoginFailures, cfg.Now),
+		sess:     newSessions(cfg.Token, cfg.SessionTTL, cfg.Now),
 		static:   http.StripPrefix("/static/", http.FileServerFS(sub)),
 		stopping: make(chan struct{}), servers: map[*http.Server]bool{},
 	}, nil
@@ -154,10 +162,15 @@ func (c *Console) Register(mux *http.ServeMux, a *api.API) {
 	mux.Handle("POST /console/login", c.secure(http.HandlerFunc(c.login)))
 	mux.Handle("POST /console/logout", c.secure(http.HandlerFunc(c.logout)))
 	mux.Handle("GET /console/session", c.secure(http.HandlerFunc(c.session)))
-	a.Handle("GET /api/alerts", http.HandlerFunc(c.listAlerts))
-	a.Handle("GET /api/alerts/stream", http.HandlerFunc(c.streamAlerts))
-	a.Handle("GET /api/alerts/{id}", http.HandlerFunc(c.getAlert))
-	a.Handle("POST /api/alerts/{id}/feedback", http.HandlerFunc(c.feedback))
+	if c.oidc != nil {
+		mux.Handle("GET "+oidcLoginPath, c.secure(http.HandlerFunc(c.oidcLogin)))
+		mux.Handle("GET "+oidcCallback, c.secure(http.HandlerFunc(c.oidcCallback)))
+	}
+	a.HandleRole("GET /api/alerts", api.RoleViewer, http.HandlerFunc(c.listAlerts))
+	a.HandleRole("GET /api/alerts/stream", api.RoleViewer, http.HandlerFunc(c.streamAlerts))
+	a.HandleRole("GET /api/alerts/{id}", api.RoleViewer, http.HandlerFunc(c.getAlert))
+	a.HandleRole("POST /api/alerts/{id}/feedback", api.RoleAnalyst, http.HandlerFunc(c.feedback))
+	c.api, c.throttle, c.sess.access = a, a.Throttle(), a.Access()
 	a.UseSessions(c.sess.authenticate)
 }
 
@@ -167,7 +180,10 @@ func (c *Console) Register(mux *http.ServeMux, a *api.API) {
 func (c *Console) Run(ctx context.Context) error {
 	defer c.prod.close()
 	defer c.stop()
-	return c.alerts.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.alerts.Run(gctx) })
+	g.Go(func() error { return c.runAudit(gctx) })
+	return g.Wait()
 }
 
 func (c *Console) stop() { c.stopOnce.Do(func() { close(c.stopping) }) }

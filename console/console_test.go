@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -80,6 +83,12 @@ type env struct {
 // brokers may be nil for tests that never Run the read model.
 func newEnv(t *testing.T, brokers []string, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvAt(t, "", mod, brokers...)
+}
+
+// newEnvAt is newEnv listening on addr ("" for any free port).
+func newEnvAt(t *testing.T, addr string, mod func(*Config), brokers ...string) *env {
+	t.Helper()
 	if brokers == nil {
 		brokers = []string{"127.0.0.1:1"}
 	}
@@ -92,14 +101,26 @@ func newEnv(t *testing.T, brokers []string, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Token: testToken, Registry: &fakeRegistry{}, PublicURL: "http://clarion.test", Logger: slog.New(slog.DiscardHandler)})
+	a, err := api.New(api.Config{
+		Token: testToken, Registry: &fakeRegistry{}, PublicURL: "http://clarion.test", Logger: slog.New(slog.DiscardHandler),
+		Now: clk.Now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
 	con.Register(mux, a)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if addr != "" {
+		srv.Listener.Close()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, con: con, clock: clk}
 }
@@ -323,7 +344,7 @@ func TestSessionAndCSRF(t *testing.T) {
 	}
 
 	// Tampered or forged cookies.
-	for _, v := range []string{ck.Value + "x", strings.Replace(ck.Value, "v1.", "v2.", 1), "v1.AAAA.BBBB", ""} {
+	for _, v := range []string{ck.Value + "x", strings.Replace(ck.Value, "v2.", "v1.", 1), "v2.AAAA.BBBB", ""} {
 		if resp, _ := e.do(t, req{method: "GET", path: "/api/integrations", cookie: &http.Cookie{Name: cookieName, Value: v}}); resp.StatusCode != 401 {
 			t.Errorf("cookie %q: %d", v, resp.StatusCode)
 		}
@@ -384,9 +405,12 @@ func TestEveryAPIPathNeedsSessionOrToken(t *testing.T) {
 		{"GET", "/api/actions/x"}, {"POST", "/api/actions/x/approve/"}, {"GET", "/api/nothing/here"}, {"DELETE", "/api/integrations"},
 		{"POST", "/api/"}, {"GET", "/api"},
 	}
-	for _, p := range paths {
+	for i, p := range paths {
+		// Each path from its own client address, so the throttle of wrong
+		// tokens (5 per client) does not answer 429 first.
+		from := map[string]string{"X-Forwarded-For": fmt.Sprintf("192.0.2.%d", i+1)}
 		for _, r := range []req{{}, {bearer: "wrong"}, {cookie: &http.Cookie{Name: cookieName, Value: "forged"}}, {csrf: csrf}} {
-			r.method, r.path = p.method, p.path
+			r.method, r.path, r.headers = p.method, p.path, from
 			if resp, b := e.do(t, r); resp.StatusCode != 401 {
 				t.Errorf("%s %s %+v: %d %s", p.method, p.path, r, resp.StatusCode, b)
 			}
@@ -401,18 +425,33 @@ func TestEveryAPIPathNeedsSessionOrToken(t *testing.T) {
 	}
 }
 
+// TestLoginBrake: one client guessing is slowed down, with a wait that
+// grows, and clears on its next success; another client signs in
+// meanwhile.
 func TestLoginBrake(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil, func(c *Config) { c.MaxLoginFailures = 3 })
-	for i := 0; i < 3; i++ {
-		if resp, _ := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": "guess"}}); resp.StatusCode != 401 {
+	e := newEnv(t, nil, nil)
+	attacker := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+	other := map[string]string{"X-Forwarded-For": "198.51.100.7"}
+	for i := 0; i < 5; i++ {
+		if resp, _ := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": "guess"}, headers: attacker}); resp.StatusCode != 401 {
 			t.Fatalf("guess %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, _ := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": testToken}})
+	resp, _ := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": testToken}, headers: attacker})
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("after 3 failures: %d", resp.StatusCode)
+		t.Fatalf("after 5 failures: %d", resp.StatusCode)
 	}
-	e.clock.Add(61 * time.Second)
-	e.login(t)
+	// The bearer path shares the throttle.
+	if resp, _ := e.do(t, req{method: "GET", path: "/api/alerts", bearer: testToken, headers: attacker}); resp.StatusCode != 429 {
+		t.Fatalf("bearer while throttled: %d", resp.StatusCode)
+	}
+	// Another client is not affected.
+	if resp, b := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": testToken}, headers: other}); resp.StatusCode != 200 {
+		t.Fatalf("other client: %d %s", resp.StatusCode, b)
+	}
+	e.clock.Add(2 * time.Second)
+	if resp, _ := e.do(t, req{method: "POST", path: "/console/login", body: map[string]string{"token": testToken}, headers: attacker}); resp.StatusCode != 200 {
+		t.Fatalf("after the wait: %d", resp.StatusCode)
+	}
 }

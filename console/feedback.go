@@ -16,6 +16,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/console/alerts"
 	"github.com/clarion-itdr/clarion/internal/api"
+	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/record"
 )
@@ -117,12 +118,29 @@ func (c *Console) feedback(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "not_found", "no alert has this id (or it is older than the console keeps in memory)")
 		return
 	}
-	recs, proposed, err := feedbackRecords(d, body, c.cfg.Now().UTC())
+	who, _ := api.PrincipalFrom(r.Context())
+	now := c.cfg.Now().UTC()
+	recs, proposed, err := feedbackRecords(d, body, who, now)
 	if err != nil {
 		c.log.Error("console: feedback records", "alert", d.Meta.ID, "err", err)
 		api.WriteError(w, http.StatusBadRequest, "bad_alert", "this alert cannot take feedback: "+err.Error())
 		return
 	}
+	ev := audit.New(audit.ActionVerdict, api.ActorOf(who), now)
+	ev.Remote, ev.Target, ev.TargetID, ev.AlertID, ev.IntegrationID = c.client(r), "alert", d.Meta.ID, d.Meta.ID, d.Meta.IntegrationID
+	ev.Details = map[string]string{"feedback": body.Kind, "note": body.Note, "alert_version": strconv.FormatUint(uint64(d.Meta.Version), 10)}
+	if len(proposed) > 0 {
+		ev.Details["proposed_actions"] = strings.Join(proposed, ",")
+	}
+	ar, err := audit.Record(ev)
+	if err != nil {
+		c.log.Error("console: audit record", "err", err)
+		api.WriteError(w, http.StatusInternalServerError, "internal", "the audit record could not be built")
+		return
+	}
+	// The verdict and its audit record are written together: no verdict
+	// without a record of who gave it.
+	recs = append(recs, ar)
 	cl, err := c.prod.get()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(r.Context(), c.cfg.ProduceTimeout)
@@ -135,22 +153,29 @@ func (c *Console) feedback(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the feedback could not be written to Kafka; try again")
 		return
 	}
-	c.log.Info("console: analyst feedback", "alert", d.Meta.ID, "kind", body.Kind, "note", body.Note, "proposed", len(proposed))
+	c.log.Info("console: analyst feedback", "alert", d.Meta.ID, "kind", body.Kind, "by", who.ID, "proposed", len(proposed))
 	api.WriteJSON(w, http.StatusAccepted, feedbackAnswer{AlertID: d.Meta.ID, Feedback: body.Kind, Proposed: proposed})
 }
 
 // feedbackRecords builds the Kafka records of one feedback on the alert d:
 // the update for the processor, then for confirm_compromised one proposal
 // per action kind for the responder. It returns the proposed action ids.
-func feedbackRecords(d alerts.Detail, body feedbackBody, now time.Time) ([]*kgo.Record, []string, error) {
+func feedbackRecords(d alerts.Detail, body feedbackBody, who api.Principal, now time.Time) ([]*kgo.Record, []string, error) {
 	me := d.Meta
+	by := who.Name
+	if who.ID == "" {
+		return nil, nil, errors.New("no principal")
+	}
+	if by == "" {
+		by = who.ID
+	}
 	if me.IntegrationID == "" || me.User.ID == "" {
 		return nil, nil, errors.New("the alert has no integration_id or user.id")
 	}
 	user := record.UserRef{ID: me.User.ID, Login: me.User.Login}
 	u := &record.Update{
 		Kind: record.UpdateFeedback, AlertID: me.ID, IntegrationID: me.IntegrationID, User: user,
-		AlertVersion: me.Version, At: now, By: "analyst", Feedback: body.Kind, Base: d.Alert,
+		AlertVersion: me.Version, At: now, By: by, Feedback: body.Kind, Base: d.Alert,
 	}
 	if body.Kind == record.FeedbackConfirmSafe {
 		u.Learn = learnPlaces(d.Anomalies)
@@ -167,7 +192,7 @@ func feedbackRecords(d alerts.Detail, body feedbackBody, now time.Time) ([]*kgo.
 	if sev == "" {
 		sev = me.Severity
 	}
-	reason := "An analyst confirmed the account compromised."
+	reason := by + " (" + who.Role.String() + ") confirmed the account compromised."
 	if body.Note != "" {
 		reason += " Note: " + body.Note
 	}
@@ -175,7 +200,7 @@ func feedbackRecords(d alerts.Detail, body feedbackBody, now time.Time) ([]*kgo.
 	for _, kind := range []string{record.KindSuspendUser, record.KindClearSessions} {
 		id := record.ActionID(me.ID, kind)
 		q := &record.Request{
-			ID: requestID(me.ID, me.Version, kind), Type: record.RequestPropose, ActionID: id, At: now, By: "analyst",
+			ID: requestID(me.ID, me.Version, kind), Type: record.RequestPropose, ActionID: id, At: now, By: by,
 			Reason: reason, Kind: kind, AlertID: me.ID, AlertVersion: me.Version, IntegrationID: me.IntegrationID, User: user,
 			Basis: &record.Basis{
 				DetectionSeverity: sev, Deterministic: d.Deterministic,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/record"
@@ -158,7 +159,7 @@ func TestFeedback(t *testing.T) {
 		if err := u.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if u.Kind != record.UpdateFeedback || u.Feedback != wantKinds[i] || u.By != "analyst" || u.AlertID != "al-eve" ||
+		if u.Kind != record.UpdateFeedback || u.Feedback != wantKinds[i] || u.By != "admin token" || u.AlertID != "al-eve" ||
 			u.AlertVersion != 4 || u.User.ID != "00ueve" || u.User.Login != "eve@example.com" || u.At.IsZero() {
 			t.Fatalf("update %d: %+v", i, u)
 		}
@@ -195,7 +196,7 @@ func TestFeedback(t *testing.T) {
 		kinds[q.Kind] = true
 		want := record.Basis{DetectionSeverity: "High", Deterministic: record.DispositionBenign, Verdict: record.DispositionConfirmedThreat, VerdictBy: "analyst", Analyst: true}
 		if q.Type != record.RequestPropose || q.ActionID != record.ActionID("al-eve", q.Kind) || q.AlertID != "al-eve" || q.AlertVersion != 4 ||
-			q.IntegrationID != "int-1" || q.User.ID != "00ueve" || q.By != "analyst" || q.ID == "" || q.Basis == nil || *q.Basis != want ||
+			q.IntegrationID != "int-1" || q.User.ID != "00ueve" || q.By != "admin token" || q.ID == "" || q.Basis == nil || *q.Basis != want ||
 			!strings.Contains(q.Reason, "user called") || string(r.Key) != "int-1/00ueve" {
 			t.Fatalf("proposal %+v basis %+v", q, q.Basis)
 		}
@@ -203,7 +204,21 @@ func TestFeedback(t *testing.T) {
 	if !kinds[record.KindSuspendUser] || !kinds[record.KindClearSessions] {
 		t.Fatalf("kinds %v", kinds)
 	}
+	// Each verdict is audited with who gave it, written with the verdict.
+	auds := bustest.ConsumeN(t, c.Brokers, audit.Topic, 3, 10*time.Second)
+	for i, r := range auds {
+		ev, err := audit.Parse(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Action != audit.ActionVerdict || ev.Actor.ID != "admin-token" || ev.AlertID != "al-eve" || ev.Details["feedback"] != wantKinds[i] || ev.Remote == "" {
+			t.Fatalf("audit %d: %+v", i, ev)
+		}
+	}
 	// Nothing more: the refused requests wrote nothing.
+	if n := len(bustest.ConsumeAll(t, c.Brokers, audit.Topic, 10*time.Second)); n != 3 {
+		t.Fatalf("%d audit records", n)
+	}
 	if n := len(bustest.ConsumeAll(t, c.Brokers, bus.TopicEvents, 10*time.Second)); n != 3 {
 		t.Fatalf("%d records on %s", n, bus.TopicEvents)
 	}

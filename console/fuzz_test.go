@@ -5,17 +5,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clarion-itdr/clarion/internal/api"
 )
 
 // FuzzSessionCookie: no input panics the parser, and only the exact value
 // issued is accepted.
 func FuzzSessionCookie(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	s := newSessions("token", time.Hour, 10, func() time.Time { return now })
-	good := s.encode(session{id: []byte("0123456789abcdef"), expiry: now.Add(time.Minute)})
+	s := newSessions("token", time.Hour, func() time.Time { return now })
+	good, err := s.encode(session{id: []byte("0123456789abcdef"), expiry: now.Add(time.Minute), who: api.Principal{ID: "okta#00u1", Name: "Ada", Role: api.RoleApprover}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(good)
-	f.Add("v1..")
-	f.Add("v1.AAAA.BBBB")
+	f.Add("v2..")
+	f.Add("v2.AAAA.BBBB")
 	f.Add(strings.Repeat(".", 100))
 	// The MAC's last character carries 2 unused bits: another spelling of it.
 	last := good[len(good)-1]

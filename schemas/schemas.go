@@ -16,6 +16,12 @@
 // running Migrate on every start is safe, also from several sinks at once.
 // Columns are only ever added, never renamed or dropped, so a sink of an
 // older release keeps working against a newer schema.
+//
+// NewPlan is everything Migrate runs, in order, for one server version;
+// `clarion schema` prints it (Plan.WriteTo). With Options.Cluster the plan
+// is ON CLUSTER DDL: Replicated <table>_local tables behind Distributed
+// <table> ones. docs/storage.md says which statements ran on which
+// ClickHouse versions.
 package schemas
 
 import (
@@ -24,6 +30,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"regexp"
@@ -76,6 +83,15 @@ type Options struct {
 	// Dialect selects modern or old-server DDL. Migrate detects it from
 	// the server; Render uses it as given.
 	Dialect Dialect
+	// Cluster, when set, renders every statement ON CLUSTER Cluster: each
+	// table is created as <table>_local with the Replicated variant of its
+	// engine (Keeper path /clickhouse/tables/{shard}/<db>/<table>_local,
+	// replica {replica}: both macros must be defined on every node) and as
+	// <table>, a Distributed table over the cluster sharded by a hash of
+	// its ORDER BY key, so every version of one row lands on one shard and
+	// FINAL still collapses them. Queries and inserts use <table> as
+	// without a cluster. Modern dialect only. Default "" (one server).
+	Cluster string
 }
 
 // Migration is one numbered step of the schema.
@@ -97,6 +113,14 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Retention < 0 {
 		return o, fmt.Errorf("schemas: negative retention %v", o.Retention)
 	}
+	if o.Cluster != "" {
+		if !dbName.MatchString(o.Cluster) {
+			return o, fmt.Errorf("schemas: invalid cluster name %q", o.Cluster)
+		}
+		if !o.Dialect.Modern {
+			return o, fmt.Errorf("schemas: cluster %s: ON CLUSTER DDL is rendered for ClickHouse %v and later only", o.Cluster, ModernSince)
+		}
+	}
 	return o, nil
 }
 
@@ -111,10 +135,7 @@ func Render(opts Options) ([]Migration, error) {
 		return nil, err
 	}
 	sort.Strings(names)
-	days := int64(0)
-	if opts.Retention > 0 {
-		days = int64((opts.Retention + 24*time.Hour - 1) / (24 * time.Hour))
-	}
+	days := retentionDays(opts.Retention)
 	modern := opts.Dialect.Modern
 	funcs := template.FuncMap{
 		"dt": func() string {
@@ -187,7 +208,159 @@ func Render(opts Options) ([]Migration, error) {
 		if err := t.Execute(&buf, data); err != nil {
 			return nil, fmt.Errorf("schemas: %s: %w", name, err)
 		}
-		out = append(out, Migration{Version: v, Name: label, Statements: splitStatements(buf.String())})
+		stmts := splitStatements(buf.String())
+		if opts.Cluster != "" {
+			if stmts, err = onCluster(opts, stmts); err != nil {
+				return nil, fmt.Errorf("schemas: %s: %w", name, err)
+			}
+		}
+		out = append(out, Migration{Version: v, Name: label, Statements: stmts})
+	}
+	return out, nil
+}
+
+// Setup returns the statements Migrate runs before the migrations, on
+// every start: the database and the table that records applied
+// migrations.
+func Setup(opts Options) ([]string, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db := opts.Database
+	const cols = " (version UInt32, name String, dialect String, applied_at DateTime) ENGINE = "
+	if opts.Cluster == "" {
+		return []string{
+			"CREATE DATABASE IF NOT EXISTS " + db,
+			"CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations" + cols + "ReplacingMergeTree ORDER BY version",
+		}, nil
+	}
+	// One record for the whole cluster (no {shard} in the path): a
+	// migration's DDL ran ON CLUSTER, on every node.
+	oc := " ON CLUSTER " + opts.Cluster
+	return []string{
+		"CREATE DATABASE IF NOT EXISTS " + db + oc,
+		"CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations" + oc + cols +
+			"ReplicatedReplacingMergeTree('/clickhouse/clarion/" + db + "/schema_migrations', '{replica}') ORDER BY version",
+	}, nil
+}
+
+// Plan is everything Migrate would run on a fresh server of opts' dialect,
+// in order: Setup, then every migration.
+type Plan struct {
+	Options    Options
+	Setup      []string
+	Migrations []Migration
+}
+
+// NewPlan renders opts' Plan.
+func NewPlan(opts Options) (Plan, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Plan{}, err
+	}
+	setup, err := Setup(opts)
+	if err != nil {
+		return Plan{}, err
+	}
+	migs, err := Render(opts)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Options: opts, Setup: setup, Migrations: migs}, nil
+}
+
+// WriteTo writes p as a SQL script, statements ending in ";" and a blank
+// line, with comments naming each migration: what `clarion schema` prints.
+func (p Plan) WriteTo(w io.Writer) (int64, error) {
+	var b strings.Builder
+	dialect := "legacy (DateTime, String, no codecs or TTL)"
+	if p.Options.Dialect.Modern {
+		dialect = "modern (DateTime64(3), LowCardinality, IPv6, codecs, TTL)"
+	}
+	fmt.Fprintf(&b, "-- Clarion ClickHouse schema: database %s, dialect %s\n", p.Options.Database, dialect)
+	if p.Options.Retention > 0 {
+		fmt.Fprintf(&b, "-- retention %d days (TTL)\n", retentionDays(p.Options.Retention))
+	}
+	if p.Options.Cluster != "" {
+		fmt.Fprintf(&b, "-- cluster %s: ON CLUSTER, Replicated engines, Distributed tables\n", p.Options.Cluster)
+	}
+	b.WriteString("\n-- setup (every start; applied migrations are recorded in schema_migrations)\n")
+	for _, s := range p.Setup {
+		b.WriteString(s + ";\n\n")
+	}
+	for _, m := range p.Migrations {
+		fmt.Fprintf(&b, "-- migration %04d_%s\n", m.Version, m.Name)
+		for _, s := range m.Statements {
+			b.WriteString(s + ";\n\n")
+		}
+	}
+	n, err := io.WriteString(w, b.String())
+	return int64(n), err
+}
+
+// SplitScript splits a script WriteTo wrote back into its statements.
+func SplitScript(script string) []string { return splitStatements(script) }
+
+func retentionDays(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + 24*time.Hour - 1) / (24 * time.Hour))
+}
+
+var (
+	createTable = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\n\(`)
+	alterTable  = regexp.MustCompile(`^ALTER TABLE ([A-Za-z0-9_]+)\.([A-Za-z0-9_]+) `)
+	engine      = regexp.MustCompile(`(?m)^ENGINE = ([A-Za-z]*MergeTree)(?:\(([^)]*)\))?$`)
+	orderBy     = regexp.MustCompile(`(?m)^ORDER BY (.+)$`)
+	dedupWindow = regexp.MustCompile(`, non_replicated_deduplication_window = \d+`)
+)
+
+// onCluster rewrites one migration's statements for a cluster (see
+// Options.Cluster). It knows the two statement forms migrations use,
+// CREATE TABLE IF NOT EXISTS <db>.<t> and ALTER TABLE <db>.<t>, and fails
+// on any other, so a new kind of statement gets its cluster form written
+// here rather than silently running on one node.
+func onCluster(opts Options, stmts []string) ([]string, error) {
+	oc := " ON CLUSTER " + opts.Cluster
+	var out []string
+	for _, s := range stmts {
+		if m := createTable.FindStringSubmatch(s); m != nil {
+			db, t := m[1], m[2]
+			local := t + "_local"
+			e := engine.FindStringSubmatch(s)
+			o := orderBy.FindStringSubmatch(s)
+			if e == nil || o == nil {
+				return nil, fmt.Errorf("cluster: table %s: want an ENGINE = ...MergeTree line and an ORDER BY line", t)
+			}
+			args := "'/clickhouse/tables/{shard}/" + db + "/" + local + "', '{replica}'"
+			if e[2] != "" {
+				args += ", " + e[2]
+			}
+			ls := strings.Replace(s, m[0], "CREATE TABLE IF NOT EXISTS "+db+"."+local+oc+"\n(", 1)
+			ls = strings.Replace(ls, e[0], "ENGINE = Replicated"+e[1]+"("+args+")", 1)
+			// Replicated tables deduplicate inserts by replicated_deduplication_window.
+			ls = dedupWindow.ReplaceAllString(ls, "")
+			key := strings.TrimSpace(o[1])
+			if !strings.HasPrefix(key, "(") {
+				key = "(" + key + ")"
+			}
+			out = append(out, ls,
+				"CREATE TABLE IF NOT EXISTS "+db+"."+t+oc+" AS "+db+"."+local+
+					"\nENGINE = Distributed("+opts.Cluster+", "+db+", "+local+", cityHash64"+key+")")
+			continue
+		}
+		if m := alterTable.FindStringSubmatch(s); m != nil {
+			db, t := m[1], m[2]
+			rest := strings.TrimPrefix(s, m[0])
+			// The local table first: the Distributed one reads its columns.
+			out = append(out,
+				"ALTER TABLE "+db+"."+t+"_local"+oc+" "+rest,
+				"ALTER TABLE "+db+"."+t+oc+" "+rest)
+			continue
+		}
+		return nil, fmt.Errorf("cluster: no ON CLUSTER form for statement %q", firstLine(s))
 	}
 	return out, nil
 }
@@ -242,25 +415,19 @@ type Result struct {
 // Dialect in opts is ignored). It uses only statements without bound
 // parameters and a column-naming batch insert, which old servers accept.
 func Migrate(ctx context.Context, conn driver.Conn, opts Options) (Result, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return Result{}, err
-	}
 	var res Result
+	var err error
 	if res.Server, err = ServerVersion(conn); err != nil {
 		return res, err
 	}
 	res.Dialect = DialectFor(res.Server)
 	opts.Dialect = res.Dialect
-	migs, err := Render(opts)
+	plan, err := NewPlan(opts)
 	if err != nil {
 		return res, err
 	}
-	db := opts.Database
-	for _, q := range []string{
-		"CREATE DATABASE IF NOT EXISTS " + db,
-		"CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations (version UInt32, name String, dialect String, applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version",
-	} {
+	db, migs := plan.Options.Database, plan.Migrations
+	for _, q := range plan.Setup {
 		if err := conn.Exec(ctx, q); err != nil {
 			return res, fmt.Errorf("schemas: %s: %w", firstLine(q), err)
 		}
@@ -330,4 +497,40 @@ func firstLine(s string) string {
 		return strings.TrimSpace(s[:i])
 	}
 	return s
+}
+
+// ParseVersion reads "X.Y" (or a full server version such as 24.8.4.13:
+// only major and minor count).
+func ParseVersion(s string) (Version, error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) < 2 {
+		return Version{}, fmt.Errorf("schemas: server version %q: want MAJOR.MINOR, e.g. 24.8", s)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || major < 1 || minor < 0 {
+		return Version{}, fmt.Errorf("schemas: server version %q: want MAJOR.MINOR, e.g. 24.8", s)
+	}
+	return Version{major, minor}, nil
+}
+
+var createdTable = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS [A-Za-z0-9_]+\.([A-Za-z0-9_]+)`)
+
+// Tables returns the tables p's migrations create, in order, by the name
+// queries and inserts use (on a cluster the Distributed table, not its
+// <table>_local). schema_migrations is not among them.
+func (p Plan) Tables() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range p.Migrations {
+		for _, s := range m.Statements {
+			t := createdTable.FindStringSubmatch(s)
+			if t == nil || seen[t[1]] || (p.Options.Cluster != "" && strings.HasSuffix(t[1], "_local")) {
+				continue
+			}
+			seen[t[1]] = true
+			out = append(out, t[1])
+		}
+	}
+	return out
 }

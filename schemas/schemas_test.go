@@ -248,3 +248,118 @@ func TestModernDDLParses(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVersion(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want schemas.Version
+		ok   bool
+	}{{"18.16", schemas.Version{18, 16}, true}, {"24.8.4.13", schemas.Version{24, 8}, true}, {" 26.9 ", schemas.Version{26, 9}, true},
+		{"26", schemas.Version{}, false}, {"x.1", schemas.Version{}, false}, {"", schemas.Version{}, false}, {"-1.2", schemas.Version{}, false}} {
+		got, err := schemas.ParseVersion(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+// TestPlanScript: the script `clarion schema` prints splits back into
+// exactly the statements Migrate runs (Setup, then each migration's).
+func TestPlanScript(t *testing.T) {
+	t.Parallel()
+	for _, opts := range []schemas.Options{
+		{},
+		{Database: "soc", Retention: 90 * 24 * time.Hour, Dialect: schemas.Dialect{Modern: true}},
+		{Dialect: schemas.Dialect{Modern: true}, Cluster: "prod"},
+	} {
+		p, err := schemas.NewPlan(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]string{}, p.Setup...)
+		for _, m := range p.Migrations {
+			want = append(want, m.Statements...)
+		}
+		var b strings.Builder
+		if _, err := p.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		got := schemas.SplitScript(b.String())
+		if strings.Join(got, "\n;;\n") != strings.Join(want, "\n;;\n") {
+			t.Errorf("%+v: script splits into %d statements, plan has %d:\n%s", opts, len(got), len(want), b.String())
+		}
+		if tables := p.Tables(); len(tables) < 5 || tables[0] != "okta_events" {
+			t.Errorf("%+v: tables %v", opts, tables)
+		}
+	}
+}
+
+// TestPlanCluster checks the text of the ON CLUSTER DDL (it is not executed
+// anywhere: CI has no Keeper): every statement ON CLUSTER, each table a
+// Replicated local table plus a Distributed one sharded by its ORDER BY key,
+// each ALTER applied to both.
+func TestPlanCluster(t *testing.T) {
+	t.Parallel()
+	p, err := schemas.NewPlan(schemas.Options{Dialect: schemas.Dialect{Modern: true}, Cluster: "prod", Retention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := schemas.NewPlan(schemas.Options{Dialect: schemas.Dialect{Modern: true}, Retention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Setup {
+		if !strings.Contains(s, " ON CLUSTER prod") {
+			t.Errorf("setup without ON CLUSTER: %s", s)
+		}
+	}
+	all := strings.Join(p.Setup, "\n")
+	for i, m := range p.Migrations {
+		for _, s := range m.Statements {
+			if !strings.Contains(strings.SplitN(s, "\n", 2)[0], " ON CLUSTER prod") {
+				t.Errorf("migration %d: statement without ON CLUSTER: %s", m.Version, s)
+			}
+			all += "\n" + s
+		}
+		creates, alters := 0, 0
+		for _, s := range plain.Migrations[i].Statements {
+			switch {
+			case strings.HasPrefix(s, "CREATE TABLE"):
+				creates++
+			case strings.HasPrefix(s, "ALTER TABLE"):
+				alters++
+			}
+		}
+		if len(m.Statements) != 2*(creates+alters) {
+			t.Errorf("migration %d: %d cluster statements for %d CREATE and %d ALTER", m.Version, len(m.Statements), creates, alters)
+		}
+	}
+	for _, want := range []string{
+		"CREATE TABLE IF NOT EXISTS clarion.okta_events_local ON CLUSTER prod\n(",
+		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/clarion/okta_events_local', '{replica}')\n",
+		"CREATE TABLE IF NOT EXISTS clarion.okta_events ON CLUSTER prod AS clarion.okta_events_local\nENGINE = Distributed(prod, clarion, okta_events_local, cityHash64(integration_id, user_key, published, uuid))",
+		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/clarion/alerts_local', '{replica}', version)",
+		"ENGINE = Distributed(prod, clarion, alerts_local, cityHash64(integration_id, id))",
+		"ALTER TABLE clarion.alerts_local ON CLUSTER prod ADD COLUMN IF NOT EXISTS detection_severity",
+		"ALTER TABLE clarion.alerts ON CLUSTER prod ADD COLUMN IF NOT EXISTS detection_severity",
+		"TTL toDateTime(published) + INTERVAL 30 DAY",
+		"ReplicatedReplacingMergeTree('/clickhouse/clarion/clarion/schema_migrations', '{replica}')",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("cluster DDL lacks %q", want)
+		}
+	}
+	if strings.Contains(all, "non_replicated_deduplication_window") || strings.Contains(all, "ENGINE = ReplacingMergeTree") {
+		t.Error("cluster DDL keeps a non-replicated engine or setting")
+	}
+	if got, want := strings.Join(p.Tables(), ","), strings.Join(plain.Tables(), ","); got != want {
+		t.Errorf("cluster tables %s, want %s", got, want)
+	}
+	if _, err := schemas.NewPlan(schemas.Options{Cluster: "prod"}); err == nil {
+		t.Error("cluster DDL rendered for the legacy dialect")
+	}
+	if _, err := schemas.NewPlan(schemas.Options{Cluster: "a b", Dialect: schemas.Dialect{Modern: true}}); err == nil {
+		t.Error("unsafe cluster name accepted")
+	}
+}

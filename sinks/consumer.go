@@ -325,6 +325,11 @@ func (c *Consumer) add(s *state, r *kgo.Record) {
 		if err = DecodeTriageRun(r, &b.TriageRuns[len(b.TriageRuns)-1]); err != nil {
 			b.TriageRuns = b.TriageRuns[:len(b.TriageRuns)-1]
 		}
+	case TableAudit:
+		b.Audit = append(b.Audit, AuditRow{})
+		if err = DecodeAudit(r, &b.Audit[len(b.Audit)-1]); err != nil {
+			b.Audit = b.Audit[:len(b.Audit)-1]
+		}
 	default:
 		err = ErrUnknownTopic
 	}
@@ -412,6 +417,7 @@ func (c *Consumer) flushOnce(ctx context.Context, cl *kgo.Client, s *state) erro
 	c.m.rows.WithLabelValues(TableAlerts).Add(float64(len(s.batch.Alerts)))
 	c.m.rows.WithLabelValues(TableActions).Add(float64(len(s.batch.Actions)))
 	c.m.rows.WithLabelValues(TableTriageRuns).Add(float64(len(s.batch.TriageRuns)))
+	c.m.rows.WithLabelValues(TableAudit).Add(float64(len(s.batch.Audit)))
 	return nil
 }
 

@@ -55,12 +55,14 @@ func TableFor(topic string) (string, bool) {
 		return TableActions, true
 	case bus.TopicTriage:
 		return TableTriageRuns, true
+	case bus.TopicAudit:
+		return TableAudit, true
 	}
 	return "", false
 }
 
 // DefaultTopics are the topics a sink consumes when its Config names none.
-var DefaultTopics = []string{bus.TopicEvents, bus.TopicAnomalies, bus.TopicAlerts, bus.TopicActions, bus.TopicTriage}
+var DefaultTopics = []string{bus.TopicEvents, bus.TopicAnomalies, bus.TopicAlerts, bus.TopicActions, bus.TopicTriage, bus.TopicAudit}
 
 // Decode errors. Each is a dead-letter reason: retrying cannot fix it.
 var (
@@ -615,6 +617,7 @@ type Batch struct {
 	Alerts     []AlertRow
 	Actions    []ActionRow
 	TriageRuns []TriageRunRow
+	Audit      []AuditRow
 	// Ranges is the offset range of every partition in the batch,
 	// dead-lettered records included.
 	Ranges map[TopicPartition]OffsetRange
@@ -622,7 +625,7 @@ type Batch struct {
 
 // Rows returns the number of rows in b.
 func (b *Batch) Rows() int {
-	return len(b.Events) + len(b.Anomalies) + len(b.Alerts) + len(b.Actions) + len(b.TriageRuns)
+	return len(b.Events) + len(b.Anomalies) + len(b.Alerts) + len(b.Actions) + len(b.TriageRuns) + len(b.Audit)
 }
 
 // TopicPartition names a partition.

@@ -62,6 +62,9 @@ func newDemoCmd() *cobra.Command {
 			go simSrv.Serve(ln)
 			defer simSrv.Close()
 
+			if err := demoPeople(&cfg, s, orgURL, log); err != nil {
+				return err
+			}
 			a, err := app.New(ctx, cfg, app.TargetAll)
 			if err != nil {
 				return err

@@ -18,9 +18,10 @@ func newEvalCmd() *cobra.Command {
 		asJSON    bool
 		baseline  string
 		compare   bool
+		explain   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --scenarios FILE [--json] [--baseline okta-velocity|panther] [--compare]",
+		Use:   "eval --scenarios FILE [--json] [--baseline okta-velocity|panther] [--compare] [--explain]",
 		Short: "Score Clarion's detectors (or a baseline rule) on a scenario file",
 		Long: `eval replays a JSONL scenario file, one {"event": <LogEvent>, "expect": [types]}
 per line in delivery order, through the same detection code the processor runs,
@@ -29,7 +30,11 @@ without Kafka, and reports tp, fp, fn, precision, recall and f1 per anomaly type
 --baseline okta-velocity scores Okta's default velocity check (805 km/h against the
 previous successful sign-in); --baseline panther scores Panther's
 okta_geo_improbable_access rule (900 km/h against the last login).
---compare runs Clarion and both baselines on the same file.`,
+--compare runs Clarion and both baselines on the same file.
+--explain prints every false positive and negative with the event, each
+detector's decision and rule, and the anomaly's evidence (sign-ins compared,
+distances, speeds, precisions, egress decisions); and, when the file labels
+its lines with "category", the scores per category.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenarios == "" {
@@ -48,7 +53,7 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 				if err != nil {
 					return err
 				}
-				rep, err := eval.Run(f, m)
+				rep, err := eval.RunWith(f, m, eval.Options{Explain: explain})
 				f.Close()
 				if err != nil {
 					return err
@@ -79,5 +84,6 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"detectors": {"<type>": {"tp","fp","fn","precision","recall","f1"}}}`)
 	cmd.Flags().StringVar(&baseline, "baseline", eval.ModeClarion, "clarion, okta-velocity or panther")
 	cmd.Flags().BoolVar(&compare, "compare", false, "run Clarion and both baselines")
+	cmd.Flags().BoolVar(&explain, "explain", false, "explain every false positive and negative")
 	return cmd
 }

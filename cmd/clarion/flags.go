@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/internal/app"
 	"github.com/clarion-itdr/clarion/responder"
+	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 )
 
 // bindEnv gives every flag of cmd a CLARION_* environment equivalent
@@ -53,8 +56,11 @@ type runFlags struct {
 	chPassword    string
 	chDatabase    string
 	chCompression string
+	chTLS         clickhouse.TLS
+	chCluster     string
 	retention     time.Duration
 	lake          bool
+	egress        egressFlag
 	lakeFlush     time.Duration
 	maxBody       int64
 	ackTimeout    time.Duration
@@ -65,6 +71,7 @@ type runFlags struct {
 
 	triage    triageFlags
 	responder responder.Settings
+	people    peopleFlags
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
@@ -82,6 +89,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.StringSliceVar(&f.oktaDomains, "okta-domains", nil, "only call Okta orgs under these domains: *.okta.com,*.oktapreview.com,*.okta-emea.com and custom domains (default: any public host)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	f.people.register(fs)
 }
 
 // registerResponse adds the triage and responder flags, for the targets
@@ -102,8 +110,14 @@ func (f *runFlags) registerSinks(fs *pflag.FlagSet) {
 	fs.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (prefer the environment variable)")
 	fs.StringVar(&f.chDatabase, "clickhouse-database", "clarion", "ClickHouse database")
 	fs.StringVar(&f.chCompression, "clickhouse-compression", "none", "native protocol compression: none, lz4 or zstd (use one across a WAN)")
+	fs.BoolVar(&f.chTLS.Enabled, "clickhouse-tls", false, "TLS to ClickHouse's secure native port (9440; ClickHouse Cloud), server certificate verified")
+	fs.StringVar(&f.chTLS.CAFile, "clickhouse-ca", "", "PEM CA bundle for the ClickHouse server certificate (implies --clickhouse-tls); default the system roots")
+	fs.StringVar(&f.chTLS.CertFile, "clickhouse-cert", "", "PEM client certificate for ClickHouse (optional, with --clickhouse-key)")
+	fs.StringVar(&f.chTLS.KeyFile, "clickhouse-key", "", "PEM key of --clickhouse-cert")
+	fs.StringVar(&f.chCluster, "clickhouse-cluster", "", "ClickHouse cluster: ON CLUSTER DDL, Replicated tables behind Distributed ones (22.3+); see clarion schema")
 	fs.DurationVar(&f.retention, "retention", 0, "keep ClickHouse rows this long (TTL on ClickHouse 22.3 and later, set when tables are created); 0 keeps them forever")
 	fs.BoolVar(&f.lake, "lake", true, "write the Parquet lake under <data-dir>/lake")
+	fs.Var(&f.egress, "egress-networks", "declared egress networks (corporate VPN, security proxy): [integration-id=]CIDR[,CIDR...], repeatable; without an id, every integration")
 	fs.DurationVar(&f.lakeFlush, "lake-flush-interval", 0, "Parquet flush interval: fewer, larger files when longer (0: 30s)")
 }
 
@@ -153,8 +167,11 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		ClickHousePassword:    f.chPassword,
 		ClickHouseDatabase:    f.chDatabase,
 		ClickHouseCompression: f.chCompression,
+		ClickHouseTLS:         f.chTLS,
+		ClickHouseCluster:     f.chCluster,
 		Retention:             f.retention,
 		NoLake:                !f.lake,
+		EgressNetworks:        f.egress.m,
 		LakeFlushInterval:     f.lakeFlush,
 		Triage:                f.triage.settings(),
 		Responder:             f.responder,
@@ -164,6 +181,68 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		MaxBody:               f.maxBody,
 		AckTimeout:            f.ackTimeout,
 		AllowInsecureTenants:  f.allowInsecure,
+		People:                f.people.config(),
 		Logger:                log,
 	}
+}
+
+// egressFlag is --egress-networks: "[integration-id=]CIDR[,CIDR...]",
+// repeatable; an address alone is a /32 (/128).
+type egressFlag struct{ m map[string][]netip.Prefix }
+
+func (e *egressFlag) String() string {
+	if e == nil || len(e.m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(e.m))
+	for k := range e.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		ps := make([]string, len(e.m[k]))
+		for i, p := range e.m[k] {
+			ps[i] = p.String()
+		}
+		parts = append(parts, k+"="+strings.Join(ps, ","))
+	}
+	return strings.Join(parts, ";")
+}
+
+func (e *egressFlag) Type() string { return "networks" }
+
+func (e *egressFlag) Set(v string) error {
+	for _, group := range strings.Split(v, ";") {
+		group = strings.TrimSpace(group)
+		if group == "" {
+			continue
+		}
+		integ, list := "*", group
+		if i := strings.IndexByte(group, '='); i >= 0 {
+			integ, list = strings.TrimSpace(group[:i]), group[i+1:]
+			if integ == "" {
+				return fmt.Errorf("egress networks %q: empty integration id before '='", group)
+			}
+		}
+		for _, c := range strings.Split(list, ",") {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				a, aerr := netip.ParseAddr(c)
+				if aerr != nil {
+					return fmt.Errorf("egress networks: %q is neither a CIDR nor an address", c)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			if e.m == nil {
+				e.m = map[string][]netip.Prefix{}
+			}
+			e.m[integ] = append(e.m[integ], p.Masked())
+		}
+	}
+	return nil
 }

@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newIntegrationCmd(),
 		newBackfillCmd(),
 		newEvalCmd(),
+		newSchemaCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -147,6 +147,7 @@ func TestBadFlagsAndEnv(t *testing.T) {
 		{[]string{"CLARION_ACK_TIMEOUT=soon"}, []string{"run"}, "CLARION_ACK_TIMEOUT"},
 		{nil, []string{"gateway", "--data-dir", t.TempDir()}, "--kafka-brokers is required"},
 		{nil, []string{"run", "--log-level", "loud"}, "--log-level"},
+		{nil, []string{"run", "--egress-networks", "0oa1=not-a-cidr"}, "--egress-networks"},
 		{[]string{"CLARION_ADMIN_TOKEN=x"}, []string{"integration", "create", "--server", "http://127.0.0.1:1", "--tenant-url", "https://a.okta.com", "--client-id", "c"}, "is clarion running"},
 	} {
 		cmd := clarion(ctx, tc.env, tc.args...)

@@ -192,7 +192,7 @@ func TestResponseUI(t *testing.T) {
 	br.run("feedback confirm", chromedp.Click(css("#feedback-yes")), poll(`document.querySelector('#feedback-result').textContent.includes('Recorded: compromised')`))
 	recs := bustest.ConsumeN(t, c.Brokers, bus.TopicEvents, 1, 10*time.Second)
 	var u record.Update
-	if err := json.Unmarshal(recs[0].Value, &u); err != nil || u.Feedback != record.FeedbackConfirmCompromised || u.AlertID != "al-resp" || u.By != "analyst" {
+	if err := json.Unmarshal(recs[0].Value, &u); err != nil || u.Feedback != record.FeedbackConfirmCompromised || u.AlertID != "al-resp" || u.By != "admin token" {
 		t.Fatalf("update %s (%v)", recs[0].Value, err)
 	}
 	props := bustest.ConsumeN(t, c.Brokers, bus.TopicResponderRequests, 2, 10*time.Second)

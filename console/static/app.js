@@ -9,6 +9,9 @@
   const SVGNS = 'http://www.w3.org/2000/svg';
 
   let csrf = '';
+  let me = null;             // the signed-in principal {id, name, email, role, via}
+  const roleRank = { viewer: 1, analyst: 2, approver: 3, admin: 4 };
+  const can = (role) => !!me && (roleRank[me.role] || 0) >= roleRank[role];
   let created = null;        // the integration the wizard created (with its secret)
   let hookTimer = null;
   let stream = null;
@@ -54,12 +57,20 @@
   // ---- session ----
   function signedIn(info) {
     csrf = info.csrf_token;
+    me = info.principal || null;
+    $('#sso').hidden = !info.oidc;
+    $('#whoami').textContent = me ? me.name + ' (' + me.role + ')' : '';
+    for (const a of $$('[data-nav="wizard"]')) a.hidden = !can('admin');
+    $('#feedback-card').hidden = !can('analyst');
     $('#nav').hidden = false;
     openStream();
     if (!location.hash || location.hash === '#/login') location.hash = '#/alerts'; else route();
   }
-  function signedOut() {
+  function signedOut(info) {
     csrf = '';
+    me = null;
+    $('#whoami').textContent = '';
+    if (info && info.oidc !== undefined) $('#sso').hidden = !info.oidc;
     $('#nav').hidden = true;
     if (stream) { stream.close(); stream = null; }
     stopHookTimer();
@@ -94,6 +105,7 @@
     if (!csrf) { show('login'); return; }
     const h = location.hash.replace(/^#\//, '');
     const [page, id] = h.split('/');
+    if (page !== 'tokens') { $('#tok-secret').value = ''; $('#tok-issued').hidden = true; }
     if (page !== 'wizard') {
       stopHookTimer();
       $('#out-secret').value = ''; // shown once: gone once the admin leaves the wizard
@@ -103,6 +115,7 @@
     switch (page) {
       case 'wizard': showWizard(); break;
       case 'integrations': show('integrations'); loadIntegrations(); break;
+      case 'tokens': show('tokens'); loadTokens(); break;
       case 'alert': show('alert'); loadAlert(decodeURIComponent(id || '')); break;
       default: show('alerts'); loadAlerts();
     }
@@ -291,6 +304,7 @@
       renderAlert(res.alert, res.anomalies || []);
       keepOpen($('#alert-triage'), () => renderTriage(res.triage || []));
       keepOpen($('#alert-actions'), () => renderActions(res.actions || []));
+      renderAudit(res.audit || [], res.actions || []);
     } catch (e) {
       if (!quiet) { $('#alert-title').textContent = 'Alert not found'; banner(e.message, 'error'); }
     }
@@ -488,7 +502,7 @@
       el('thead', {}, el('tr', {}, ...['Action', 'State', 'Mode', 'Guard', 'Requested', 'Expires (UTC)', 'Decided', 'Result', ''].map((h) => el('th', { text: h })))),
       el('tbody', {}, ...actions.map((a) => {
         const cell = el('td', { class: 'buttons' });
-        if (a.state === 'pending_approval') {
+        if (a.state === 'pending_approval' && can('approver')) {
           const ok = el('button', { type: 'button', class: 'primary', 'data-approve': a.id, text: 'Approve', 'aria-label': 'Approve: ' + (kindNames[a.kind] || a.kind) });
           const no = el('button', { type: 'button', 'data-reject': a.id, text: 'Reject', 'aria-label': 'Reject: ' + (kindNames[a.kind] || a.kind) });
           ok.addEventListener('click', () => decide(a, 'approve', ok, no));
@@ -511,6 +525,67 @@
           el('td', {}, ...result), cell);
       }))));
   }
+  // ---- API tokens ----
+  async function loadTokens() {
+    $('#tok-kind').querySelector('option[value="service"]').disabled = !can('admin');
+    for (const o of $$('#tok-role option')) o.disabled = !can(o.value);
+    let res;
+    try { res = await call('GET', '/api/tokens'); } catch (e) { banner('Could not load the tokens: ' + e.message, 'error'); return; }
+    const body = $('#tokens-body');
+    body.replaceChildren(...(res.tokens || []).map((tk) => {
+      const cell = el('td', { class: 'buttons' });
+      const live = !tk.revoked_at && new Date(tk.expires_at) > new Date();
+      if (live) {
+        const b = el('button', { type: 'button', 'data-revoke': tk.id, text: 'Revoke', 'aria-label': 'Revoke token ' + tk.name });
+        b.addEventListener('click', async () => {
+          b.disabled = true;
+          try { await call('DELETE', '/api/tokens/' + encodeURIComponent(tk.id)); loadTokens(); } catch (e) { b.disabled = false; banner('Could not revoke: ' + e.message, 'error'); }
+        });
+        cell.append(b);
+      }
+      return el('tr', { 'data-token': tk.id },
+        el('td', { text: tk.name }), el('td', { text: tk.kind }), el('td', { text: tk.role }), el('td', { text: tk.owner_name }),
+        el('td', { text: fmtTime(tk.created_at) }), el('td', { text: fmtTime(tk.expires_at) }),
+        el('td', { text: tk.revoked_at ? 'revoked ' + fmtTime(tk.revoked_at) : live ? 'active' : 'expired' }), cell);
+    }));
+  }
+  $('#token-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = $('#tok-error'); err.hidden = true;
+    try {
+      const out = await call('POST', '/api/tokens', { name: $('#tok-name').value, kind: $('#tok-kind').value, role: $('#tok-role').value, ttl_seconds: Number($('#tok-days').value) * 86400 });
+      $('#tok-secret').value = out.secret;
+      $('#tok-issued').hidden = false;
+      $('#tok-name').value = '';
+      loadTokens();
+    } catch (e) {
+      err.textContent = e.message; err.hidden = false;
+    }
+  });
+
+  // ---- audit ----
+  const auditNames = { verdict: 'Verdict', approve: 'Approved', reject: 'Rejected' };
+  function renderAudit(events, actions) {
+    const kindOf = {};
+    for (const a of actions) kindOf[a.id] = kindNames[a.kind] || a.kind;
+    const root = $('#alert-audit');
+    if (!events.length) { root.replaceChildren(el('p', { class: 'hint', text: 'Nobody has acted on this alert yet.' })); return; }
+    root.replaceChildren(el('table', { class: 'grid audit' },
+      el('thead', {}, el('tr', {}, ...['When (UTC)', 'Who', 'Role', 'What', 'On', 'From'].map((h) => el('th', { text: h })))),
+      el('tbody', {}, ...events.map((ev) => {
+        const actor = ev.actor || {};
+        const d = ev.details || {};
+        const what = (auditNames[ev.action] || ev.action) + (d.feedback ? ': ' + d.feedback.replace(/_/g, ' ') : '') + (d.note ? ' (' + d.note + ')' : '');
+        return el('tr', { 'data-audit': ev.action },
+          el('td', { text: fmtTime(ev.at) }),
+          el('td', { class: 'audit-who', text: actor.name + (actor.email ? ' <' + actor.email + '>' : '') }),
+          el('td', { text: actor.role || '' }),
+          el('td', { text: what }),
+          el('td', { text: ev.target === 'action' ? (kindOf[ev.target_id] || ev.target_id) : 'the alert' }),
+          el('td', { text: ev.remote || '' }));
+      }))));
+  }
+
   async function decide(a, verb, ok, no) {
     ok.disabled = true; no.disabled = true;
     const out = $('#action-result');
@@ -571,6 +646,6 @@
 
   // ---- start ----
   (async function start() {
-    try { signedIn(await call('GET', '/console/session')); } catch (e) { signedOut(); }
+    try { signedIn(await call('GET', '/console/session')); } catch (e) { signedOut(e.body); }
   })();
 })();

@@ -1,20 +1,29 @@
 // Package api serves Clarion's console API under /api/. Every path, known or
-// not, answers 401 without the admin token (Authorization: Bearer <token>),
-// so the API's shape is not visible to strangers.
+// not, answers 401 without credentials, so the API's shape is not visible to
+// strangers. A request authenticates with the admin token or an API token
+// (Authorization: Bearer <token>) or a console session; its context then
+// carries its Principal (PrincipalFrom), and each route needs a role
+// (RoleFor): viewer reads, analyst gives verdicts, approver approves and
+// rejects actions, admin changes integrations, policy and tokens. Failed
+// tokens are throttled per client address (Throttle).
 package api
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/integration"
-	"github.com/clarion-itdr/clarion/internal/secrets"
 )
 
 // Registry is what the API needs of the integration registry.
@@ -47,16 +56,34 @@ type Config struct {
 	Verify VerifyFunc
 	// MaxBody bounds request bodies. Default 1 MiB.
 	MaxBody int64
+	// Access holds API tokens and revoked sessions. nil: only the admin
+	// token and sessions authenticate, and /api/tokens answers 501.
+	Access *Access
+	// Audit receives the audit records of API actions. nil: none are kept.
+	Audit *audit.Writer
+	// Throttle configures the per-client throttle of failed tokens and
+	// sign-ins (ThrottleConfig's defaults).
+	Throttle ThrottleConfig
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client (see ClientKey). Default none: the peer address is the client.
+	TrustedProxies []netip.Prefix
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of audit records. Default time.Now.
+	Now func() time.Time
 }
 
 // API is the /api/ handler. Other components add their routes with Handle
 // before the server starts; all of them sit behind the token check.
 type API struct {
-	cfg     Config
-	mux     *http.ServeMux
-	session atomic.Pointer[SessionAuth]
+	cfg      Config
+	mux      *http.ServeMux
+	session  atomic.Pointer[SessionAuth]
+	throttle *Throttle
+	actions  atomic.Pointer[ActionLookup]
+
+	routesMu sync.Mutex
+	routes   []Route
 }
 
 // Errors a SessionAuth returns.
@@ -69,9 +96,9 @@ var (
 )
 
 // SessionAuth authenticates a request that carries no Authorization header,
-// such as the console's session cookie. It returns nil to let the request
-// through, ErrNoSession (401) or ErrCSRF (403).
-type SessionAuth func(r *http.Request) error
+// such as the console's session cookie. It returns the signed-in principal,
+// or ErrNoSession (401) or ErrCSRF (403).
+type SessionAuth func(r *http.Request) (Principal, error)
 
 // UseSessions lets requests without an Authorization header in when auth
 // accepts them (the console's session cookie). A request that sends an
@@ -96,11 +123,21 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
-	a.mux.HandleFunc("POST /api/integrations", a.createIntegration)
-	a.mux.HandleFunc("GET /api/integrations", a.listIntegrations)
-	a.mux.HandleFunc("GET /api/integrations/{id}", a.getIntegration)
-	a.mux.HandleFunc("POST /api/integrations/{id}/verify", a.verifyIntegration)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Throttle.Now == nil {
+		cfg.Throttle.Now = cfg.Now
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), throttle: NewThrottle(cfg.Throttle)}
+	a.HandleRole("POST /api/integrations", RoleAdmin, http.HandlerFunc(a.createIntegration))
+	a.HandleRole("GET /api/integrations", RoleViewer, http.HandlerFunc(a.listIntegrations))
+	a.HandleRole("GET /api/integrations/{id}", RoleViewer, http.HandlerFunc(a.getIntegration))
+	a.HandleRole("POST /api/integrations/{id}/verify", RoleAdmin, http.HandlerFunc(a.verifyIntegration))
+	a.HandleRole("GET /api/me", RoleViewer, http.HandlerFunc(a.me))
+	a.HandleRole("GET /api/tokens", RoleViewer, http.HandlerFunc(a.listTokens))
+	a.HandleRole("POST /api/tokens", RoleViewer, http.HandlerFunc(a.issueToken))
+	a.HandleRole("DELETE /api/tokens/{id}", RoleViewer, http.HandlerFunc(a.revokeToken))
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "not_found", "no such API path")
 	})
@@ -108,50 +145,24 @@ func New(cfg Config) (*API, error) {
 }
 
 // Handle adds a route (a net/http ServeMux pattern under /api/) behind the
-// token check.
-func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+// authentication, needing the role RoleFor(pattern).
+func (a *API) Handle(pattern string, h http.Handler) { a.HandleRole(pattern, RoleFor(pattern), h) }
 
 // Register mounts the API on mux at /api/.
 func (a *API) Register(mux *http.ServeMux) { mux.Handle("/api/", a) }
 
-// ServeHTTP checks the token (or the session, see UseSessions), then routes.
+// ServeHTTP authenticates the request (a token, or the session, see
+// UseSessions), puts its Principal in the context, then routes; each route
+// checks its role.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if !a.authorized(w, r) {
+	p, ok := a.authenticate(w, r)
+	if !ok {
 		return
-	}
-	if _, ok := PrincipalFrom(r.Context()); !ok {
-		// The admin token and the console's admin session both act as
-		// the admin (bridge until per-person sign-in names the principal).
-		r = r.WithContext(WithPrincipal(r.Context(), AdminTokenPrincipal()))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
-	a.mux.ServeHTTP(w, r)
-}
-
-// authorized answers 401/403 itself and reports false when r may not pass.
-func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		if auth := a.session.Load(); auth != nil {
-			err := (*auth)(r)
-			if err == nil {
-				return true
-			}
-			if errors.Is(err, ErrCSRF) {
-				WriteError(w, http.StatusForbidden, "csrf", "send the session's CSRF token in the X-CSRF-Token header, from the console's own origin")
-				return false
-			}
-		}
-	}
-	tok, ok := bearer(h)
-	if !ok || !secrets.EqualTokens(tok, a.cfg.Token) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="clarion"`)
-		WriteError(w, http.StatusUnauthorized, "unauthorized", "send the admin token as Authorization: Bearer <token>, or sign in to the console")
-		return false
-	}
-	return true
+	a.mux.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 }
 
 func bearer(h string) (string, bool) {
@@ -187,6 +198,10 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.cfg.Logger.Info("integration created", "integration", in.ID, "tenant", in.TenantURL)
+	a.Audit(r, audit.ActionIntegrationCreate, func(e *audit.Event) {
+		e.Target, e.TargetID, e.IntegrationID = "integration", in.ID, in.ID
+		e.Details = map[string]string{"tenant_url": in.TenantURL, "insecure": fmt.Sprint(req.Insecure)}
+	})
 	WriteJSON(w, http.StatusCreated, integration.Created{Public: in.Public(a.cfg.PublicURL, integration.HookStatus{}), AuthSecret: secret})
 }
 
@@ -219,6 +234,12 @@ func (a *API) verifyIntegration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.cfg.Verify(r.Context(), in, a.cfg.Registry.Hook(in.ID))
+	a.Audit(r, audit.ActionIntegrationVerify, func(e *audit.Event) {
+		e.Target, e.TargetID, e.IntegrationID = "integration", in.ID, in.ID
+		if err != nil {
+			e.Outcome = "failed"
+		}
+	})
 	if err != nil {
 		WriteError(w, http.StatusBadGateway, "verify_failed", err.Error())
 		return

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,12 +34,14 @@ import (
 	"github.com/clarion-itdr/clarion/console"
 	"github.com/clarion-itdr/clarion/ingest/gateway"
 	"github.com/clarion-itdr/clarion/internal/api"
+	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/responder"
+	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/triage"
 )
 
@@ -90,9 +93,18 @@ type Config struct {
 	// ClickHouseCompression configure the ClickHouse sink (defaults:
 	// "default", none, "clarion", "none").
 	ClickHouseUser, ClickHousePassword, ClickHouseDatabase, ClickHouseCompression string
+	// ClickHouseTLS is TLS on the native protocol (zero: plain) and
+	// ClickHouseCluster the cluster the schema is created ON (clickhouse.Config).
+	ClickHouseTLS     clickhouse.TLS
+	ClickHouseCluster string
 	// Retention is the TTL of ClickHouse rows on servers that have TTL,
 	// set when tables are created. Zero keeps rows forever.
 	Retention time.Duration
+	// EgressNetworks are declared egress points (corporate VPN
+	// concentrators, security proxies) by integration id, "*" for all: a
+	// sign-in from one says nothing about where the user is
+	// (detect.Params.EgressNetworks).
+	EgressNetworks map[string][]netip.Prefix
 	// NoLake turns the Parquet lake under DataDir/lake off.
 	NoLake bool
 	// LakeFlushInterval is the Parquet sink's flush interval (default 30 s).
@@ -130,6 +142,9 @@ type Config struct {
 	// Responder configures the response policy, guards and approvals; the
 	// zero value is responder.DefaultSettings().
 	Responder responder.Settings
+	// People configures console sign-in, API tokens, audit, throttling and
+	// the /metrics listener (see people.go).
+	People People
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -212,7 +227,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if created {
+	if created && usesMasterKey(target) {
 		a.log.Warn("generated a master key; back it up, and give every replica the same one via CLARION_MASTER_KEY", "path", keyPath)
 	}
 	a.Key = key
@@ -270,7 +285,10 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		port := a.ln.Addr().(*net.TCPAddr).Port
 		a.cfg.PublicURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
-	a.Mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+	if err := a.serveMetrics(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry})); err != nil {
+		return nil, err
+	}
+	a.warnPublicURL()
 	a.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -294,12 +312,19 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		}
 		if created {
 			a.log.Warn("generated the admin token for the console and API", "path", tokPath)
+		} else if err := api.CheckTokenStrength(tok); err != nil {
+			return nil, err
 		}
 		a.Token = tok
+		access, err := a.openAccess(tctx)
+		if err != nil {
+			return nil, err
+		}
 		a.API, err = api.New(api.Config{
 			Token: tok, Registry: a.Store, PublicURL: a.cfg.PublicURL,
 			AllowInsecureTenants: cfg.AllowInsecureTenants, Logger: a.log.With("component", "api"),
-			Verify: a.verify,
+			Verify: a.verify, Access: access, Audit: audit.NewWriter(a.producer, 0),
+			TrustedProxies: cfg.People.TrustedProxies,
 		})
 		if err != nil {
 			return nil, err
@@ -312,6 +337,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 		con, err := console.New(console.Config{
 			Token: tok, Brokers: a.Brokers, Producer: a.producer, Verifier: verifier,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
+			OIDC: a.oidcConfig(), SecureCookies: cfg.People.SecureCookies,
 		})
 		if err != nil {
 			return nil, err
@@ -327,6 +353,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 			return nil, err
 		}
 		decisions.Register(a.API)
+		a.API.UseActions(actionLookup(con))
 		a.Add("console", con) // follows clarion.alerts, anomalies, triage and actions
 	}
 	if err := a.addComponents(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/processor"
+	"github.com/clarion-itdr/clarion/processor/detect"
 	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
@@ -40,6 +41,7 @@ func (a *App) addComponents() error {
 		p, err := processor.New(processor.Config{
 			Brokers: a.Brokers, Logger: log.With("component", "processor"), Registerer: a.Registry,
 			Signer: sig, Verifier: verifier,
+			Params: detect.Params{EgressNetworks: a.cfg.EgressNetworks},
 		})
 		if err != nil {
 			return err
@@ -89,8 +91,8 @@ func (a *App) addComponents() error {
 				Brokers: a.Brokers, Addr: a.cfg.ClickHouse,
 				Username: a.cfg.ClickHouseUser, Password: a.cfg.ClickHousePassword,
 				Database: a.cfg.ClickHouseDatabase, Compression: a.cfg.ClickHouseCompression,
-				Retention: a.cfg.Retention,
-				Logger:    log.With("component", "sink-clickhouse"), Registerer: a.Registry,
+				Retention: a.cfg.Retention, TLS: a.cfg.ClickHouseTLS, Cluster: a.cfg.ClickHouseCluster,
+				Logger: log.With("component", "sink-clickhouse"), Registerer: a.Registry,
 			})
 			if err != nil {
 				return err

@@ -44,6 +44,11 @@ const (
 	// (internal/record.Request), keyed like the alert. The responder is the
 	// only writer of TopicActions.
 	TopicResponderRequests = "clarion.responder.requests"
+	// TopicAudit holds one audit record per human action (internal/audit).
+	TopicAudit = "clarion.audit"
+	// TopicAccess is the compacted store of API tokens (hashed) and revoked
+	// console sessions (internal/api.Access).
+	TopicAccess = "clarion.access"
 )
 
 // Record header names on TopicEvents.
@@ -126,6 +131,8 @@ func Topics(partitions int32) []TopicSpec {
 		{Name: TopicDeadLetter, Partitions: 1},
 		{Name: TopicTriage, Partitions: partitions},
 		{Name: TopicResponderRequests, Partitions: partitions},
+		{Name: TopicAudit, Partitions: min(partitions, 3)},
+		{Name: TopicAccess, Partitions: 1, Configs: compact},
 	}
 }
 

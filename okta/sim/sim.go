@@ -169,6 +169,7 @@ type Server struct {
 
 	metrics *metrics
 	wg      sync.WaitGroup
+	oidc    oidcState // the org authorization server's OIDC flow (oidc.go)
 }
 
 // New builds the org and generates its history.
@@ -339,7 +340,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) routes() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/oauth2/v1/token", s.handleToken)
+	mux.HandleFunc("/oauth2/v1/token", s.tokenEndpoint) // authorization_code: oidc.go
+	s.oidcRoutes(mux)
 	mux.HandleFunc("GET /api/v1/logs", s.api("logs", s.handleLogs))
 	mux.HandleFunc("GET /api/v1/users", s.api("users", s.handleListUsers))
 	mux.HandleFunc("GET /api/v1/users/{id}", s.api("users", s.handleGetUser))

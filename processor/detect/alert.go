@@ -210,9 +210,29 @@ func sentenceLocation(u *User, ev *logevent.Event, s *Signin, km float64, neares
 	return out + "."
 }
 
-func sentenceTime(u *User, ev *logevent.Event, lt time.Time, loc *time.Location, total int) string {
-	return fmt.Sprintf("%s signed in at %s on a %s, local time (%s): none of their %d recent sign-ins fall within two hours of that time on that kind of day.",
-		who(u, ev), lt.Format("15:04"), lt.Weekday(), loc.String(), total)
+func sentenceTime(u *User, ev *logevent.Event, lt time.Time, loc *time.Location, total int, w *whereabouts) string {
+	where := "local time"
+	switch w.zoneFrom {
+	case ZoneRecent:
+		where = "local time where they last signed in from a known city"
+	case ZoneHome:
+		where = "their home time"
+	}
+	out := fmt.Sprintf("%s signed in at %s on a %s, %s (%s): none of their %d recent sign-ins fall within two hours of that time on that kind of day",
+		who(u, ev), lt.Format("15:04"), lt.Weekday(), where, loc.String(), total)
+	if w.egress != "" {
+		out += " (through the tenant's " + w.egress + " egress in " + placeName(ev2Place(ev)) + ", which says nothing about where they are)"
+	}
+	return out + "."
+}
+
+func ev2Place(ev *logevent.Event) Place {
+	return Place{City: ev.City, State: ev.State, Country: ev.Country}
+}
+
+func sentenceCountry(u *User, ev *logevent.Event, s *Signin, days float64) string {
+	return fmt.Sprintf("%s signed in from %s (placed only in the country, at its default point), a country not in %.0f days of history.",
+		who(u, ev), orUnknown(s.ctx().Country), days)
 }
 
 func sentenceDevice(u *User, ev *logevent.Event, s *Signin) string {

@@ -17,7 +17,7 @@ var ErrCorrupt = errors.New("detect: corrupt user state")
 
 const (
 	codecMagic   = 0xC1
-	codecVersion = 2
+	codecVersion = 3 // 3: cells carry their ASN
 )
 
 // AppendBinary appends u's compact binary encoding (the changelog value) to b.
@@ -144,6 +144,7 @@ func appendCells(b []byte, cs []cellStat) []byte {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(c.W))
 		b = binary.AppendUvarint(b, uint64(c.First))
 		b = binary.AppendUvarint(b, uint64(c.Last))
+		b = binary.AppendUvarint(b, uint64(c.ASN))
 	}
 	return b
 }
@@ -161,6 +162,7 @@ func appendKeys(b []byte, ks []keyStat) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	ver byte
 }
 
 func (d *decoder) fail(what string) {
@@ -258,6 +260,9 @@ func (d *decoder) cells(list []cellStat) uint8 {
 	for i := 0; i < int(n); i++ {
 		list[i] = cellStat{Cell: geo.Cell(d.u64()), Place: d.u64(), Lat: d.f32(), Lon: d.f32(), W: d.f32(),
 			First: uint32(d.uvarint(math.MaxUint32)), Last: uint32(d.uvarint(math.MaxUint32))}
+		if d.ver >= 3 {
+			list[i].ASN = uint32(d.uvarint(math.MaxUint32))
+		}
 	}
 	return n
 }
@@ -275,15 +280,22 @@ func (d *decoder) keys(list []keyStat) uint8 {
 func (u *User) UnmarshalBinary(b []byte) error {
 	*u = User{}
 	d := decoder{b: b}
-	if d.byte1() != codecMagic || d.byte1() != codecVersion {
-		d.fail("bad magic or version")
+	if d.byte1() != codecMagic {
+		d.fail("bad magic")
+		return d.err
+	}
+	// Version 2 (cells without their ASN) decodes too.
+	if d.ver = d.byte1(); d.ver != 2 && d.ver != codecVersion {
+		d.fail("bad version")
 		return d.err
 	}
 	u.Login = d.str()
 	nc := d.count(maxRecent)
 	var ctxs [maxRecent]unique.Handle[Ctx]
 	for j := 0; j < int(nc) && d.err == nil; j++ {
-		ctxs[j] = unique.Make(Ctx{Place: Place{d.str(), d.str(), d.str()}, Agent: Agent{d.str(), d.str(), d.str()}, ISP: d.str()})
+		p := Place{d.str(), d.str(), d.str()}
+		a := Agent{d.str(), d.str(), d.str()}
+		ctxs[j] = makeCtx(p, a, d.str())
 	}
 	u.NRecent = d.count(maxRecent)
 	for i := 0; i < int(u.NRecent) && d.err == nil; i++ {
@@ -305,7 +317,7 @@ func (u *User) UnmarshalBinary(b []byte) error {
 		}
 		s.Ctx = ctxs[ci]
 		s.Flags, s.Emitted = d.byte1(), d.byte1()
-		if s.Flags&(sfIP4|sfIP6) == sfIP4|sfIP6 || s.Emitted >= 1<<nTypes {
+		if s.Flags&(sfIP4|sfIP6) == sfIP4|sfIP6 || s.Flags&(sfCountry|sfRegion) == sfCountry|sfRegion || s.Emitted >= 1<<nTypes {
 			d.fail("bad flags")
 		}
 		s.setIP(ip)

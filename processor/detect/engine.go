@@ -9,6 +9,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -65,6 +66,31 @@ type Params struct {
 	AlertWindow time.Duration
 	// IdleTTL: users idle this long (event time) expire. Default 90 days.
 	IdleTTL time.Duration
+
+	// EgressNetworks are declared egress points (corporate VPN
+	// concentrators, security proxies) by integration id; "*" applies to
+	// every integration. A sign-in from inside one says nothing about where
+	// the user is.
+	EgressNetworks map[string][]netip.Prefix
+	// An ASN + city is a learned egress point when at least EgressMinUsers
+	// of the tenant's users whose homes are farther than EgressFarKm from
+	// it have used it for at least EgressSpan (a habit, not a trip), and
+	// they are at least as many as the users living near it.
+	// Defaults 3, 300 km, 7 days.
+	EgressMinUsers int32
+	EgressFarKm    float64
+	EgressSpan     time.Duration
+	// HomeZoneKm: a credible sign-in this close to the home region is in
+	// the home time zone (no zone lookup). Default 300.
+	HomeZoneKm float64
+	// ZoneWindow: a sign-in that does not say where the user is (egress,
+	// country-level, none) is judged in the zone of the user's credible
+	// sign-in at most this far away in time, else in the home zone.
+	// Default 12 h.
+	ZoneWindow time.Duration
+	// NightMin: a history with at least this many sign-ins at night
+	// (22:00 to 05:59 local) makes night sign-ins usual (on-call). Default 3.
+	NightMin int
 }
 
 // DefaultParams are the defaults documented on Params.
@@ -76,6 +102,8 @@ func DefaultParams() Params {
 		TenantCommonShare: 0.1, TenantCommonMin: 3,
 		BurstGap: 30 * time.Minute, BurstMin: 3,
 		AlertWindow: 24 * time.Hour, IdleTTL: 90 * 24 * time.Hour,
+		EgressMinUsers: 3, EgressFarKm: 300, EgressSpan: 7 * 24 * time.Hour,
+		HomeZoneKm: 300, ZoneWindow: 12 * time.Hour, NightMin: 3,
 	}
 }
 
@@ -103,6 +131,16 @@ func (p *Params) fill() {
 	setD(&p.BurstGap, d.BurstGap)
 	setD(&p.AlertWindow, d.AlertWindow)
 	setD(&p.IdleTTL, d.IdleTTL)
+	setF(&p.EgressFarKm, d.EgressFarKm)
+	setF(&p.HomeZoneKm, d.HomeZoneKm)
+	setD(&p.EgressSpan, d.EgressSpan)
+	setD(&p.ZoneWindow, d.ZoneWindow)
+	if p.EgressMinUsers == 0 {
+		p.EgressMinUsers = d.EgressMinUsers
+	}
+	if p.NightMin == 0 {
+		p.NightMin = d.NightMin
+	}
 	if p.LearnSignins == 0 {
 		p.LearnSignins = d.LearnSignins
 	}
@@ -121,9 +159,12 @@ func (p *Params) fill() {
 // place (city) and network in their baseline. It is a pure function of the
 // user states an engine holds, so restoring the same states restores it.
 type tenant struct {
-	users  int32
-	places map[uint64]int32
-	asns   map[uint32]int32
+	users     int32
+	places    map[uint64]int32
+	asns      map[uint32]int32
+	egress    map[uint64]egressCount // ASN + place: users near and habitually far
+	known     int                    // how many of them are egress points (a fast path when none)
+	knownKeys []uint64               // those keys, in the order they became known
 }
 
 // Engine runs the detectors over users' states.
@@ -132,23 +173,32 @@ type Engine struct {
 	halfLife float64 // hours
 	tenants  map[string]*tenant
 	cands    [2]travelCand
+	zones    map[uint32]*time.Location // zoneNear's memo
+	locs     map[string]*time.Location // zoneOf's memo (no lock: an Engine is single-goroutine)
+
+	lastInteg string // the last tenant looked up (most batches are one tenant's)
+	lastT     *tenant
 }
 
 // NewEngine returns an engine with p (zero fields defaulted).
 func NewEngine(p Params) *Engine {
 	p.fill()
-	return &Engine{p: p, halfLife: p.HalfLife.Hours(), tenants: map[string]*tenant{}}
+	return &Engine{p: p, halfLife: p.HalfLife.Hours(), tenants: map[string]*tenant{}, zones: map[uint32]*time.Location{}, locs: map[string]*time.Location{}}
 }
 
 // Params returns the engine's effective parameters.
 func (e *Engine) Params() Params { return e.p }
 
 func (e *Engine) tenant(integ string) *tenant {
+	if e.lastT != nil && integ == e.lastInteg {
+		return e.lastT
+	}
 	t := e.tenants[integ]
 	if t == nil {
-		t = &tenant{places: map[uint64]int32{}, asns: map[uint32]int32{}}
+		t = &tenant{places: map[uint64]int32{}, asns: map[uint32]int32{}, egress: map[uint64]egressCount{}}
 		e.tenants[integ] = t
 	}
+	e.lastInteg, e.lastT = integ, t
 	return t
 }
 
@@ -165,18 +215,21 @@ func (e *Engine) account(integ string, u *User, d int32) {
 		t.users += d
 	}
 	for i := 0; i < int(u.NCities); i++ {
-		if !hasPlaceBefore(u.Cities[:i], u.Cities[i].Place) {
+		if u.Cities[i].Cell != 0 && !hasPlaceBefore(u.Cities[:i], u.Cities[i].Place) {
 			add(t.places, u.Cities[i].Place, d)
 		}
 	}
 	for i := 0; i < int(u.NASNs); i++ {
 		add(t.asns, u.ASNs[i].Key, d)
 	}
+	e.accountEgress(t, u.Cities[:u.NCities], u.ZoneCell, d)
 }
 
+// hasPlaceBefore reports whether a place (not a country-level entry) of
+// cs has key k.
 func hasPlaceBefore(cs []cellStat, k uint64) bool {
 	for _, c := range cs {
-		if c.Place == k {
+		if c.Place == k && c.Cell != 0 {
 			return true
 		}
 	}
@@ -191,13 +244,14 @@ func add[K comparable](m map[K]int32, k K, d int32) {
 	}
 }
 
-// placeKey names a place for tenant-wide counts: the city as Okta names it,
-// or the res-4 region of lat/lon when the event names none.
+// placeKey names a place for tenant-wide counts: the city as Okta names it
+// (the low half names its country, see countryKey), or the res-4 region
+// of lat/lon when the event names none.
 func placeKey(p Place, lat, lon float32) uint64 {
 	if p.City == "" && p.Country == "" {
 		return uint64(geo.CellAt(float64(lat), float64(lon), geo.ResRegion))
 	}
-	return uint64(fnv32(p.Country, p.State, p.City))<<32 | 1
+	return uint64(fnv32(p.Country, p.State, p.City))<<32 | countryKey(p.Country)
 }
 
 // commonIn reports the share of the tenant's users with n of them, and
@@ -218,6 +272,11 @@ func (e *Engine) Expired(u *User, now time.Time) bool {
 
 // Result is what Process found. Its slices are reused by the next call.
 type Result struct {
+	// Explain, set by the caller, makes Process record each detector's
+	// decision on the sign-in in Notes (for `clarion eval --explain`).
+	Explain bool
+	Notes   []Note
+
 	Duplicate bool // the event's uuid was seen recently: nothing changed
 	Ignored   bool // an event type the detectors do not use (state unchanged but for dedup)
 	Anomalies []Anomaly
@@ -231,6 +290,7 @@ type Result struct {
 func (e *Engine) Process(integ string, u *User, ev *logevent.Event, res *Result) {
 	res.Duplicate, res.Ignored, res.Alert = false, false, nil
 	res.Anomalies = res.Anomalies[:0]
+	res.Notes = res.Notes[:0]
 	id := makeEventID(ev.UUID)
 	if u.seen(id.hash()) {
 		res.Duplicate = true
@@ -266,11 +326,23 @@ func (e *Engine) Process(integ string, u *User, ev *logevent.Event, res *Result)
 		u.remember(id.hash())
 		return
 	}
-	e.detect(integ, u, ev, &s, res)
-	e.learn(integ, u, &s, ev.Published)
+	var w whereabouts
+	e.locate(integ, u, &s, &w)
+	e.detect(integ, u, ev, &s, &w, res)
+	e.learn(integ, u, &s, &w, ev.Published)
 	if len(res.Anomalies) > 0 {
 		e.group(integ, ev.UserKey(), u, res)
 	}
+}
+
+// Note is one detector's decision on a sign-in and the rule behind it.
+type Note struct {
+	Type string `json:"type"`
+	Rule string `json:"rule"`
+}
+
+func (r *Result) note(typ, format string, args ...any) {
+	r.Notes = append(r.Notes, Note{Type: typ, Rule: fmt.Sprintf(format, args...)})
 }
 
 func clip(s string) string {
@@ -306,6 +378,7 @@ func (e *Engine) signin(id eventID, t int64, ev *logevent.Event) Signin {
 	if ev.HasGeo && geo.ValidLatLon(ev.Lat, ev.Lon) {
 		s.Flags |= sfGeo
 		s.Lat, s.Lon = float32(ev.Lat), float32(ev.Lon)
+		s.Flags |= precisionFlags(ev, s.Lat, s.Lon)
 	}
 	if ev.IsProxy || ev.ThreatSuspected {
 		s.Flags |= sfProxy
@@ -323,11 +396,8 @@ func (e *Engine) signin(id eventID, t int64, ev *logevent.Event) Signin {
 	if isp == "" {
 		isp = ev.ASOrg
 	}
-	s.Ctx = unique.Make(Ctx{
-		Place: Place{clip(ev.City), clip(ev.State), clip(ev.Country)},
-		Agent: Agent{clip(ev.Browser), clip(ev.OS), clip(ev.DeviceType)},
-		ISP:   clip(isp),
-	})
+	s.Ctx = makeCtx(Place{clip(ev.City), clip(ev.State), clip(ev.Country)},
+		Agent{clip(ev.Browser), clip(ev.OS), clip(ev.DeviceType)}, clip(isp))
 	if ev.DeviceFingerprint != "" {
 		s.Device = fnv32("fp", ev.DeviceFingerprint)
 	} else if ev.Browser != "" || ev.OS != "" || ev.DeviceType != "" {
@@ -359,11 +429,19 @@ func hourOf(ms int64) uint32 { return uint32(ms / 3_600_000) }
 
 // familiarity is the decayed visit weight within FamiliarKm of lat/lon at
 // hour h, with the nearest baseline place and its distance.
-func (e *Engine) familiarity(u *User, lat, lon float32, h uint32) (w float64, nearest float64, near *cellStat) {
+//
+// Country-level entries and the tenant's egress points are no places.
+func (e *Engine) familiarity(t *tenant, u *User, lat, lon float32, h uint32) (w float64, nearest float64, near *cellStat) {
 	nearest = math.Inf(1)
 	for i := 0; i < int(u.NCities); i++ {
 		c := &u.Cities[i]
+		if c.Cell == 0 {
+			continue
+		}
 		d := geo.DistanceKm(float64(lat), float64(lon), float64(c.Lat), float64(c.Lon))
+		if (d < nearest || d <= e.p.FamiliarKm) && e.entryEgress(t, c) {
+			continue
+		}
 		if d < nearest {
 			nearest, near = d, c
 		}
@@ -381,7 +459,7 @@ func (e *Engine) learned(u *User, t int64) bool {
 
 func (e *Engine) placeCommon(integ string, s *Signin) (float64, bool) {
 	t := e.tenant(integ)
-	return e.commonIn(t, t.places[placeKey(s.ctx().Place, s.Lat, s.Lon)])
+	return e.commonIn(t, t.places[s.placeKey()])
 }
 
 type travelCand struct {
@@ -395,19 +473,29 @@ type travelCand struct {
 	reducers []string
 }
 
-func (e *Engine) detect(integ string, u *User, ev *logevent.Event, s *Signin, res *Result) {
+func (e *Engine) detect(integ string, u *User, ev *logevent.Event, s *Signin, w *whereabouts, res *Result) {
 	h := hourOf(s.T)
 	burst := e.burstBefore(u, s.T)
 	learned := e.learned(u, s.T)
+	t := e.tenant(integ)
+	var tr *Result
+	if res.Explain {
+		tr = res
+	}
 
-	if s.hasGeo() && learned {
-		e.travel(integ, u, ev, s, h, res)
+	switch {
+	case !learned:
+		if tr != nil {
+			tr.note(TypeUnusualLocation, "learning period: %d successful sign-ins, first %.1f days ago", u.Successes, float64(s.T-u.FirstSuccess)/86_400_000)
+		}
+	case w.credible:
+		e.travel(integ, u, ev, s, w, h, res)
 
 		// unusual_location: well away from every place in the history, not
 		// common in the tenant.
-		w, nearest, near := e.familiarity(u, s.Lat, s.Lon, h)
+		fw, nearest, near := e.familiarity(t, u, s.Lat, s.Lon, h)
 		share, common := e.placeCommon(integ, s)
-		if w < e.p.FamiliarWeight && !common {
+		if fw < e.p.FamiliarWeight && !common {
 			score := 0.5
 			if !math.IsInf(nearest, 1) {
 				score += 0.25 * math.Min(2, math.Log10(math.Max(1, nearest/e.p.FamiliarKm)))
@@ -428,29 +516,95 @@ func (e *Engine) detect(integ string, u *User, ev *logevent.Event, s *Signin, re
 			if burst > 0 && !sameCountryKnown(u, s) {
 				score = math.Min(1, score+0.2)
 			}
+			if tr != nil {
+				tr.note(TypeUnusualLocation, "fired: weight %.2f within %.0f km (< %.2f), nearest place %.0f km, tenant share %.3f", fw, e.p.FamiliarKm, e.p.FamiliarWeight, nearest, share)
+			}
 			e.emit(res, integ, u, ev, s, tLocation, score, ev2, sentenceLocation(u, ev, s, nearest, ev2.NearestKnown, ev2.HistoryDays))
+		} else {
+			if tr != nil {
+				tr.note(TypeUnusualLocation, "familiar: weight %.2f within %.0f km, nearest place %.0f km, tenant share %.3f (common %v)", fw, e.p.FamiliarKm, nearest, share, common)
+			}
 		}
-	}
-
-	// unusual_time: no earlier sign-in near this local hour on this kind of day.
-	if e.timeReady(u, s.T) {
-		loc := zoneOrUTC(u.zone())
-		lt := time.UnixMilli(s.T).In(loc)
-		around, total := e.hoursAround(u, lt)
-		if around == 0 && total > 0 {
+	case w.egress != "":
+		if tr != nil {
+			tr.note(TypeUnusualLocation, "through an egress point (%s): says nothing about where the user is", w.egress)
+		}
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "through an egress point (%s): never travel", w.egress)
+		}
+	case s.hasGeo():
+		// A country- or region-level fix is no place at city scale: only
+		// a country never seen for the user is unusual.
+		c := s.ctx().Country
+		if c != "" && u.NCities > 0 && !u.countryKnown(c) {
 			ev2 := Evidence{
 				Signins:         []SigninRef{ref(s, ev.UUID)},
-				LocalTime:       lt.Format("Mon 15:04 MST"),
-				TimeZone:        loc.String(),
-				HourShare:       ptr(0.0),
+				BaselinePlaces:  int(u.NCities),
 				BaselineSignins: u.Successes,
-				HistoryDays:     round1(float64(s.T-u.TimeStart) / 86_400_000),
+				HistoryDays:     round1(float64(s.T-u.FirstSuccess) / 86_400_000),
+				FailuresBefore:  burst,
 			}
 			score := 0.5
 			if burst > 0 {
 				score = 0.7
 			}
-			e.emit(res, integ, u, ev, s, tTime, score, ev2, sentenceTime(u, ev, lt, loc, total))
+			if tr != nil {
+				tr.note(TypeUnusualLocation, "fired: %s-level fix in %s, a country not in the history", s.precision(), c)
+			}
+			e.emit(res, integ, u, ev, s, tLocation, score, ev2, sentenceCountry(u, ev, s, ev2.HistoryDays))
+		} else {
+			if tr != nil {
+				tr.note(TypeUnusualLocation, "%s-level fix: never a new place at city scale (country %q known)", s.precision(), c)
+			}
+		}
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "%s-level fix: never a travel anchor", s.precision())
+		}
+	default:
+		if tr != nil {
+			tr.note(TypeUnusualLocation, "no geolocation")
+		}
+	}
+
+	// unusual_time: no earlier sign-in near this local hour on this kind of
+	// day, in the time where the user is.
+	if e.timeReady(u, s.T) {
+		loc := w.judge
+		lt := time.UnixMilli(s.T).In(loc)
+		around, total, nights := e.hoursAround(u, lt)
+		night := lt.Hour() >= 22 || lt.Hour() < 6
+		switch {
+		case around == 0 && total > 0 && night && nights >= e.p.NightMin:
+			if tr != nil {
+				tr.note(TypeUnusualTime, "night sign-in at %s (%s, from %s), but the history has %d night sign-ins (on-call)", lt.Format("Mon 15:04"), loc, w.zoneFrom, nights)
+			}
+		case around == 0 && total > 0:
+			ev2 := Evidence{
+				Signins:         []SigninRef{ref(s, ev.UUID)},
+				LocalTime:       lt.Format("Mon 15:04 MST"),
+				TimeZone:        loc.String(),
+				ZoneFrom:        w.zoneFrom,
+				HourShare:       ptr(0.0),
+				BaselineSignins: u.Successes,
+				HistoryDays:     round1(float64(s.T-u.TimeStart) / 86_400_000),
+			}
+			ev2.Signins[0].Egress = w.egress
+			score := 0.5
+			if burst > 0 {
+				score = 0.7
+			}
+			if tr != nil {
+				tr.note(TypeUnusualTime, "fired: %s (%s, from %s): no sign-in within %d h on that kind of day in %d", lt.Format("Mon 15:04"), loc, w.zoneFrom, e.p.TimeWindowHours, total)
+			}
+			e.emit(res, integ, u, ev, s, tTime, score, ev2, sentenceTime(u, ev, lt, loc, total, w))
+		default:
+			if tr != nil {
+				tr.note(TypeUnusualTime, "usual: %s (%s, from %s): %d of %d sign-ins within %d h", lt.Format("Mon 15:04"), loc, w.zoneFrom, around, total, e.p.TimeWindowHours)
+			}
+		}
+	} else {
+		if tr != nil {
+			tr.note(TypeUnusualTime, "learning period for time")
 		}
 	}
 
@@ -463,7 +617,6 @@ func (e *Engine) detect(integ string, u *User, ev *logevent.Event, s *Signin, re
 		e.emit(res, integ, u, ev, s, tDevice, score, ev2, sentenceDevice(u, ev, s))
 	}
 	if learned && s.ASN != 0 && !hasKey(u.ASNs[:u.NASNs], s.ASN) {
-		t := e.tenant(integ)
 		share, _ := e.commonIn(t, t.asns[s.ASN])
 		score := 0.5 * (1 - share)
 		if burst > 0 {
@@ -487,11 +640,14 @@ func (e *Engine) timeReady(u *User, t int64) bool {
 }
 
 // hoursAround counts the profile's sign-ins within TimeWindowHours of lt's
-// hour on the same kind of day (weekdays pooled, weekends pooled), and the
-// profile's total.
-func (e *Engine) hoursAround(u *User, lt time.Time) (around, total int) {
-	for _, c := range u.Hours {
+// hour on the same kind of day (weekdays pooled, weekends pooled), the
+// profile's total, and its sign-ins at night (22:00 to 05:59) on any day.
+func (e *Engine) hoursAround(u *User, lt time.Time) (around, total, nights int) {
+	for i, c := range u.Hours {
 		total += int(c)
+		if hd := i % 24; hd >= 22 || hd < 6 {
+			nights += int(c)
+		}
 	}
 	weekend := lt.Weekday() == time.Saturday || lt.Weekday() == time.Sunday
 	days := []int{1, 2, 3, 4, 5}
@@ -504,27 +660,27 @@ func (e *Engine) hoursAround(u *User, lt time.Time) (around, total int) {
 			around += int(u.Hours[d*24+(hod+k+24)%24])
 		}
 	}
-	return around, total
+	return around, total, nights
 }
 
-func (e *Engine) travel(integ string, u *User, ev *logevent.Event, s *Signin, h uint32, res *Result) {
-	var prev, next *Signin
-	for i := 0; i < int(u.NRecent); i++ {
-		r := &u.Recent[i]
-		if !r.success() || !r.hasGeo() || r.ID == s.ID {
-			continue
-		}
-		if r.T <= s.T {
-			prev = r
-		} else if next == nil {
-			next = r
+// travel compares s with its nearest credible neighbours in event time
+// (egress points, country-level fixes and sign-ins without geolocation in
+// between say nothing about where the user was, so they are skipped).
+func (e *Engine) travel(integ string, u *User, ev *logevent.Event, s *Signin, w *whereabouts, h uint32, res *Result) {
+	var tr *Result
+	if res.Explain {
+		tr = res
+	}
+	if w.prev == nil && w.next == nil {
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "no credible neighbour in the recent sign-ins")
 		}
 	}
-	for _, n := range [2]*Signin{prev, next} {
+	for _, n := range [2]*Signin{w.prev, w.next} {
 		if n == nil {
 			continue
 		}
-		c, ok := e.travelCheck(integ, u, s, n, h)
+		c, ok := e.travelCheck(integ, u, s, n, h, tr)
 		if !ok {
 			continue
 		}
@@ -566,14 +722,20 @@ func (e *Engine) travel(integ string, u *User, ev *logevent.Event, s *Signin, h 
 	}
 }
 
-func (e *Engine) travelCheck(integ string, u *User, s, n *Signin, h uint32) (travelCand, bool) {
+func (e *Engine) travelCheck(integ string, u *User, s, n *Signin, h uint32, tr *Result) (travelCand, bool) {
 	if s.sameIP(n) {
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "same IP as the sign-in at %s", fmtMs(n.T))
+		}
 		return travelCand{}, false
 	}
 	d := geo.DistanceKm(float64(s.Lat), float64(s.Lon), float64(n.Lat), float64(n.Lon))
 	dt := math.Abs(float64(s.T-n.T)) / 3_600_000
 	eff := d - e.p.GeoErrorKm
 	if eff <= 0 || dt*e.p.MaxSpeedKmh >= eff {
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "possible: %.0f km in %.2f h from %s at %s (%.0f km/h; %.0f km/h allowed after %.0f km)", d, dt, placeName(n.ctx().Place), fmtMs(n.T), d/math.Max(dt, 1.0/60), e.p.MaxSpeedKmh, e.p.GeoErrorKm)
+		}
 		return travelCand{}, false
 	}
 	var reducers []string
@@ -588,14 +750,18 @@ func (e *Engine) travelCheck(integ string, u *User, s, n *Signin, h uint32) (tra
 	}
 	// Familiarity as of before each sign-in: n's own visit is already in
 	// the baseline, s's is not yet.
-	wS, _, _ := e.familiarity(u, s.Lat, s.Lon, h)
-	wN, _, _ := e.familiarity(u, n.Lat, n.Lon, h)
+	t := e.tenant(integ)
+	wS, _, _ := e.familiarity(t, u, s.Lat, s.Lon, h)
+	wN, _, _ := e.familiarity(t, u, n.Lat, n.Lon, h)
 	wN -= float64(decayed(1, hourOf(n.T), h, e.halfLife))
 	_, cS := e.placeCommon(integ, s)
 	_, cN := e.placeCommon(integ, n)
 	famS := wS >= e.p.FamiliarWeight || cS
 	famN := wN >= e.p.FamiliarWeight || cN
 	if famS && famN {
+		if tr != nil {
+			tr.note(TypeImpossibleTravel, "both places familiar: %.0f km in %.2f h from %s at %s", d, dt, placeName(n.ctx().Place), fmtMs(n.T))
+		}
 		return travelCand{}, false
 	}
 	var owners [2]*Signin
@@ -608,6 +774,9 @@ func (e *Engine) travelCheck(integ string, u *User, s, n *Signin, h uint32) (tra
 	speed := d / math.Max(dt, 1.0/60)
 	need := eff / e.p.MaxSpeedKmh // hours the trip needs at the fastest
 	score *= 0.6 + 0.4*math.Min(1, (need-dt)/need)
+	if tr != nil {
+		tr.note(TypeImpossibleTravel, "fired: %.0f km in %.2f h from %s at %s (%.0f km/h), familiar %v/%v", d, dt, placeName(n.ctx().Place), fmtMs(n.T), speed, famS, famN)
+	}
 	return travelCand{n: n, d: d, dt: dt, speed: speed, score: score, owners: owners, famS: famS, famN: famN, reducers: reducers}, true
 }
 
@@ -660,7 +829,7 @@ func (e *Engine) emit(res *Result, integ string, u *User, ev *logevent.Event, ow
 }
 
 // learn folds a successful sign-in into the baseline.
-func (e *Engine) learn(integ string, u *User, s *Signin, pub time.Time) {
+func (e *Engine) learn(integ string, u *User, s *Signin, w *whereabouts, pub time.Time) {
 	if u.insertRecent(*s) < 0 {
 		// Older than every remembered sign-in: keep only its id for dedup.
 		u.remember(s.ID.hash())
@@ -680,18 +849,37 @@ func (e *Engine) learn(integ string, u *User, s *Signin, pub time.Time) {
 		if u.Located < math.MaxUint32 {
 			u.Located++
 		}
-		pk := placeKey(s.ctx().Place, s.Lat, s.Lon)
+	}
+	switch {
+	case s.cityLevel() && w.egress != EgressDeclared:
+		// A place (learned egress points too: the tenant's egress counts
+		// are made of the users' places).
+		pre := e.preChange(u)
+		pk := s.placeKey()
 		hadPlace := hasPlaceBefore(u.Cities[:u.NCities], pk)
-		added, evicted, c7 := e.observePlace(u, pk, s.Lat, s.Lon, h)
-		region := geo.ParentOf(c7, geo.ResRegion)
+		added, evicted, c7 := e.observePlace(u, pk, s.ASN, s.Lat, s.Lon, h, false, &pre)
 		if added && !hadPlace {
 			add(t.places, pk, 1)
 		}
-		if evicted != nil && evicted.Place != pk && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
+		if evicted != nil && evicted.Cell != 0 && evicted.Place != pk && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
 			add(t.places, evicted.Place, -1)
 		}
-		observeCell(u.Regions[:], &u.NRegions, region, 0, s.Lat, s.Lon, h, e.halfLife)
-		e.inferZone(u, h, s.T)
+		if w.region {
+			// Home-zone inference: credible places only.
+			region := geo.ParentOf(c7, geo.ResRegion)
+			observeCell(u.Regions[:], &u.NRegions, region, 0, s.Lat, s.Lon, h, e.halfLife)
+			e.inferZone(u, h, s.T)
+		}
+		e.postChange(t, u, &pre)
+	case s.hasGeo() && s.Flags&(sfCountry|sfRegion) != 0 && w.egress == "" && s.ctx().Country != "":
+		// A country-level entry: the country is known, no place is.
+		pre := e.preChange(u)
+		ck := countryKey(s.ctx().Country)
+		_, evicted, _ := e.observePlace(u, ck, 0, s.Lat, s.Lon, h, true, &pre)
+		if evicted != nil && evicted.Cell != 0 && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
+			add(t.places, evicted.Place, -1)
+		}
+		e.postChange(t, u, &pre)
 	}
 	if s.ASN != 0 {
 		added, ev, ok := observeKey(u.ASNs[:], &u.NASNs, s.ASN, h)
@@ -705,11 +893,15 @@ func (e *Engine) learn(integ string, u *User, s *Signin, pub time.Time) {
 	if s.Device != 0 {
 		observeKey(u.Devices[:], &u.NDevices, s.Device, h)
 	}
-	// Hour-of-week profile in the user's local time.
+	// Hour-of-week profile in the local time where the user was.
 	if u.TimeStart == 0 || s.T < u.TimeStart {
 		u.TimeStart = s.T
 	}
-	lt := pub.In(zoneOrUTC(u.zone()))
+	loc := w.learnZone
+	if w.zoneFrom == ZoneHome || loc == nil {
+		loc = e.zoneOf(u.zone()) // the zone may have just been inferred
+	}
+	lt := pub.In(loc)
 	how := int(lt.Weekday())*24 + lt.Hour()
 	if u.Hours[how] == math.MaxUint8 {
 		for i := range u.Hours {
@@ -724,17 +916,24 @@ func (e *Engine) learn(integ string, u *User, s *Signin, pub time.Time) {
 }
 
 // observePlace counts a visit to the baseline place within MergeKm of
-// lat/lon, or adds a new place (evicting the weakest when full; a copy of
-// the evicted entry is returned).
+// lat/lon with the same key and network (for a country-level entry, the
+// same country), or adds a new one (evicting the weakest when full; a copy
+// of the evicted entry is returned).
 //
 // It returns the res-7 cell of the sign-in: the merged place's cell when it
 // joined one (no H3 call on the hot path), else the new place's.
-func (e *Engine) observePlace(u *User, pk uint64, lat, lon float32, h uint32) (added bool, evicted *cellStat, cell geo.Cell) {
+//
+// ch records the change for the egress counts (see postChange).
+func (e *Engine) observePlace(u *User, pk uint64, asn uint32, lat, lon float32, h uint32, country bool, ch *change) (added bool, evicted *cellStat, cell geo.Cell) {
 	best, bd := -1, e.p.MergeKm
 	for i := 0; i < int(u.NCities); i++ {
 		ce := &u.Cities[i]
-		if ce.Place != pk {
+		if ce.Place != pk || ce.ASN != asn || (ce.Cell == 0) != country {
 			continue
+		}
+		if country {
+			best = i
+			break
 		}
 		if d := geo.DistanceKm(float64(lat), float64(lon), float64(ce.Lat), float64(ce.Lon)); d <= bd {
 			best, bd = i, d
@@ -742,6 +941,7 @@ func (e *Engine) observePlace(u *User, pk uint64, lat, lon float32, h uint32) (a
 	}
 	if best >= 0 {
 		ce := &u.Cities[best]
+		ch.idx, ch.first, ch.last = best, ce.First, ce.Last
 		ce.W = decayed(ce.W, ce.Last, h, e.halfLife) + 1
 		if h > ce.Last {
 			ce.Last = h
@@ -751,10 +951,14 @@ func (e *Engine) observePlace(u *User, pk uint64, lat, lon float32, h uint32) (a
 		}
 		return false, nil, ce.Cell
 	}
-	c := geo.CellAt(float64(lat), float64(lon), geo.ResCity)
-	ne := cellStat{Cell: c, Place: pk, Lat: lat, Lon: lon, W: 1, First: h, Last: h}
+	var c geo.Cell
+	if !country {
+		c = geo.CellAt(float64(lat), float64(lon), geo.ResCity)
+	}
+	ne := cellStat{Cell: c, Place: pk, Lat: lat, Lon: lon, W: 1, First: h, Last: h, ASN: asn}
 	if int(u.NCities) < len(u.Cities) {
 		u.Cities[u.NCities] = ne
+		ch.idx, ch.appended = int(u.NCities), true
 		u.NCities++
 		return true, nil, c
 	}
@@ -766,6 +970,7 @@ func (e *Engine) observePlace(u *User, pk uint64, lat, lon float32, h uint32) (a
 	}
 	old := u.Cities[weak]
 	u.Cities[weak] = ne
+	ch.idx, ch.evicted = weak, old
 	return true, &old, c
 }
 
@@ -811,6 +1016,18 @@ func (e *Engine) inferZone(u *User, h uint32, t int64) {
 	}
 }
 
+// zoneOf is zoneOrUTC memoised in the engine (names of zones are few).
+func (e *Engine) zoneOf(name string) *time.Location {
+	if l, ok := e.locs[name]; ok {
+		return l
+	}
+	l := zoneOrUTC(name)
+	if len(e.locs) < 1024 {
+		e.locs[name] = l
+	}
+	return l
+}
+
 func zoneOrUTC(name string) *time.Location {
 	if l := geo.LoadZone(name); l != nil {
 		return l
@@ -834,7 +1051,7 @@ func ref(s *Signin, uuid string) SigninRef {
 		UUID: uuid, Published: fmtMs(s.T), Outcome: logevent.OutcomeSuccess,
 		City: p.City, State: p.State, Country: p.Country,
 		ASN: s.ASN, ISP: cx.ISP, Proxy: s.Flags&sfProxy != 0, Carrier: s.Flags&sfCarrier != 0,
-		Browser: a.Browser, OS: a.OS, Device: a.Device,
+		Browser: a.Browser, OS: a.OS, Device: a.Device, Precision: s.precision(),
 	}
 	if uuid == "" {
 		r.UUID = s.ID.String()

@@ -218,7 +218,11 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 			*p.Lat >= -90 && *p.Lat <= 90 && *p.Lon >= -180 && *p.Lon <= 180 {
 			lat, lon := float32(*p.Lat), float32(*p.Lon)
 			best, bd := -1, e.p.MergeKm
+			pre := e.preChange(u)
 			for i := 0; i < int(u.NCities); i++ {
+				if u.Cities[i].Cell == 0 {
+					continue
+				}
 				if d := geo.DistanceKm(float64(lat), float64(lon), float64(u.Cities[i].Lat), float64(u.Cities[i].Lon)); d <= bd {
 					best, bd = i, d
 				}
@@ -226,11 +230,11 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 			if best < 0 {
 				pk := placeKey(Place{}, lat, lon)
 				hadPlace := hasPlaceBefore(u.Cities[:u.NCities], pk)
-				added, evicted, _ := e.observePlace(u, pk, lat, lon, h)
+				added, evicted, _ := e.observePlace(u, pk, 0, lat, lon, h, false, &pre)
 				if added && !hadPlace {
 					add(t.places, pk, 1)
 				}
-				if evicted != nil && evicted.Place != pk && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
+				if evicted != nil && evicted.Cell != 0 && evicted.Place != pk && !hasPlaceBefore(u.Cities[:u.NCities], evicted.Place) {
 					add(t.places, evicted.Place, -1)
 				}
 				for i := 0; i < int(u.NCities); i++ {
@@ -246,9 +250,13 @@ func (e *Engine) learnSafe(integ string, u *User, places []record.Place) bool {
 				} else {
 					c.W = w
 				}
+				if pre.idx < 0 {
+					pre.idx, pre.first, pre.last = best, c.First, c.Last
+				}
 				c.Last = max(c.Last, h)
 				changed = true
 			}
+			e.postChange(t, u, &pre)
 		}
 		if p.ASN != 0 {
 			added, ev, ok := observeKey(u.ASNs[:], &u.NASNs, p.ASN, h)

@@ -32,6 +32,27 @@ type Ctx struct {
 	Place
 	Agent
 	ISP string
+	// pk is placeKey of a named city (0 when the city is unknown), computed
+	// once when the context is made (see makeCtx).
+	pk uint64
+}
+
+// makeCtx interns a context with its place key.
+func makeCtx(p Place, a Agent, isp string) unique.Handle[Ctx] {
+	c := Ctx{Place: p, Agent: a, ISP: isp}
+	if p.City != "" {
+		c.pk = placeKey(p, 0, 0)
+	}
+	return unique.Make(c)
+}
+
+// placeKey returns the place key of s's city (0 when unknown).
+func (s *Signin) placeKey() uint64 {
+	var zero unique.Handle[Ctx]
+	if s.Ctx == zero {
+		return 0
+	}
+	return s.Ctx.Value().pk
 }
 
 // Signin is one remembered sign-in attempt.
@@ -44,7 +65,7 @@ type Signin struct {
 	ASN      uint32
 	Device   uint32 // hash of the device identity
 	ID       eventID
-	Flags    uint8 // sfSuccess | sfGeo | sfProxy | sfCarrier | sfIP4 | sfIP6
+	Flags    uint8 // sfSuccess | sfGeo | sfProxy | sfCarrier | sfIP4 | sfIP6 | sfCountry | sfRegion
 	Emitted  uint8 // bit per anomaly type already emitted for this sign-in
 }
 
@@ -55,6 +76,8 @@ const (
 	sfCarrier
 	sfIP4
 	sfIP6
+	sfCountry // a country-level fix (default point of the country)
+	sfRegion  // a region-level fix (no city)
 )
 
 func (s *Signin) ctx() Ctx {
@@ -95,7 +118,9 @@ func (s *Signin) sameIP(o *Signin) bool {
 func (s *Signin) success() bool { return s.Flags&sfSuccess != 0 }
 func (s *Signin) hasGeo() bool  { return s.Flags&sfGeo != 0 }
 
-// cellStat is a baseline cell with a decayed weight.
+// cellStat is a baseline cell with a decayed weight. In Cities, Cell 0
+// marks a country-level entry (Place = countryKey): it records a country,
+// never a place.
 type cellStat struct {
 	Cell     geo.Cell
 	Place    uint64  // placeKey: the named city (or region) for tenant counts
@@ -103,6 +128,7 @@ type cellStat struct {
 	W        float32 // decayed count at Last
 	First    uint32  // unix hours
 	Last     uint32  // unix hours
+	ASN      uint32  // the network of the place's sign-ins (Cities: part of its identity)
 }
 
 type keyStat struct {

@@ -60,6 +60,12 @@ type SigninRef struct {
 	Browser   string   `json:"browser,omitempty"`
 	OS        string   `json:"os,omitempty"`
 	Device    string   `json:"device,omitempty"`
+	// Precision of the fix: city, region, country (a country's default
+	// point) or none.
+	Precision string `json:"precision,omitempty"`
+	// Egress: the sign-in came through one of the tenant's egress points
+	// (learned or declared), so it says nothing about where the user is.
+	Egress string `json:"egress,omitempty"`
 }
 
 // Evidence is what a detector compared. Fields not relevant to a type are omitted.
@@ -78,6 +84,7 @@ type Evidence struct {
 	TenantShare     *float64    `json:"tenant_share,omitempty"`
 	LocalTime       string      `json:"local_time,omitempty"`
 	TimeZone        string      `json:"time_zone,omitempty"`
+	ZoneFrom        string      `json:"time_zone_from,omitempty"`
 	HourShare       *float64    `json:"hour_of_week_share,omitempty"`
 	HourOfDayShare  *float64    `json:"hour_of_day_share,omitempty"`
 	KnownDevices    int         `json:"known_devices,omitempty"`

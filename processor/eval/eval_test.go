@@ -42,7 +42,16 @@ func runFile(t *testing.T, fn, mode string) *Report {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err := Run(f, mode)
+	var r io.Reader = f
+	if strings.HasSuffix(fn, ".gz") {
+		zr, err := Open(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	rep, err := Run(r, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +65,7 @@ func TestBeatsBaselines(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/*.jsonl*")
 	var all bytes.Buffer
 	for _, fn := range files {
-		strict := strings.HasPrefix(filepath.Base(fn), "sim-")
+		strict := strings.HasPrefix(filepath.Base(fn), "sim-") || strings.HasPrefix(filepath.Base(fn), "real-")
 		if strict && raceEnabled {
 			t.Logf("%s: skipped under -race", filepath.Base(fn))
 			continue

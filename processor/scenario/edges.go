@@ -50,7 +50,7 @@ func Edges() map[string][]Signin {
 	f = append(f, hist("00ualice", NewYork, ny)...)
 	f = append(f,
 		s("00ualice", "2026-03-09 13:07", NewYork),
-		s("00ualice", "2026-03-10 08:05", London, location, network, hour), // 19 h later, after a flight; 04:05 at home
+		s("00ualice", "2026-03-10 08:05", London, location, network), // 19 h later, after a flight; 08:05 where she is (04:05 at home)
 		s("00ualice", "2026-03-10 13:00", London),
 		s("00ualice", "2026-03-11 09:00", London),
 	)

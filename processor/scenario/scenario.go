@@ -55,7 +55,13 @@ type Signin struct {
 	PublishedRaw  string // overrides the published text (placeholders)
 	UUID          string // default derived from user, time and place
 	EventType     string // default user.session.start
-	Expect        []string
+	// CountryFix renders a country-level fix: city, state and postal code
+	// null, lat/lon as given in Place (the geo database's default point).
+	CountryFix bool
+	ISP        string // overrides Place.ISP (and the carrier/proxy defaults) when set
+	ASN        int    // overrides Place.ASN when set
+	Category   string // the scenario category written beside expect
+	Expect     []string
 }
 
 // UUID derives a stable RFC 4122-shaped id from parts.
@@ -101,7 +107,10 @@ func (s Signin) Event() map[string]any {
 		outcome = map[string]any{"result": "FAILURE", "reason": "INVALID_CREDENTIALS"}
 	}
 	geoCtx := map[string]any{"city": s.Place.City, "state": s.Place.State, "country": s.Place.Country, "postalCode": nil}
-	if !s.NoGeo {
+	if s.CountryFix {
+		geoCtx = map[string]any{"city": nil, "state": nil, "country": s.Place.Country, "postalCode": nil,
+			"geolocation": map[string]any{"lat": s.Place.Lat, "lon": s.Place.Lon}}
+	} else if !s.NoGeo {
 		geoCtx["geolocation"] = map[string]any{"lat": s.Place.Lat, "lon": s.Place.Lon}
 	} else {
 		geoCtx = map[string]any{"city": nil, "state": nil, "country": nil, "postalCode": nil, "geolocation": nil}
@@ -113,6 +122,12 @@ func (s Signin) Event() map[string]any {
 	}
 	if s.Proxy {
 		isp, asn = "M247 Europe SRL", 9009
+	}
+	if s.ISP != "" {
+		isp = s.ISP
+	}
+	if s.ASN != 0 {
+		asn = s.ASN
 	}
 	debug := map[string]any{"requestUri": "/idp/idx/identify", "threatSuspected": fmt.Sprint(s.Threat)}
 	return map[string]any{
@@ -144,8 +159,9 @@ func (s Signin) Event() map[string]any {
 
 // Line is one scenario line.
 type Line struct {
-	Event  json.RawMessage `json:"event"`
-	Expect []string        `json:"expect"`
+	Event    json.RawMessage `json:"event"`
+	Expect   []string        `json:"expect"`
+	Category string          `json:"category,omitempty"`
 }
 
 // Write writes signins as scenario JSONL.
@@ -159,7 +175,7 @@ func Write(w io.Writer, signins []Signin) error {
 		if exp == nil {
 			exp = []string{}
 		}
-		b, err := json.Marshal(Line{Event: ev, Expect: exp})
+		b, err := json.Marshal(Line{Event: ev, Expect: exp, Category: s.Category})
 		if err != nil {
 			return err
 		}

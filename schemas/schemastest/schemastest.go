@@ -33,6 +33,29 @@ func Addr(t testing.TB) string {
 	return addr
 }
 
+// EnvTLSAddr names the server's secure native port (127.0.0.1:9440) and
+// EnvTLSDir the directory .ci/clickhouse.sh generated its certificates in:
+// ca.crt (signs the server's), client.crt/.key (from that CA) and
+// rogue.crt/.key (from a CA the server does not trust).
+const (
+	EnvTLSAddr = "CLARION_TEST_CLICKHOUSE_TLS"
+	EnvTLSDir  = "CLARION_TEST_CLICKHOUSE_TLS_DIR"
+)
+
+// TLSAddr returns the secure port's address and the certificates'
+// directory, skipping (or, under CI, failing) the test when unset.
+func TLSAddr(t testing.TB) (addr, dir string) {
+	t.Helper()
+	addr, dir = os.Getenv(EnvTLSAddr), os.Getenv(EnvTLSDir)
+	if addr == "" || dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s or %s is not set under CI: run .ci/clickhouse.sh and export them", EnvTLSAddr, EnvTLSDir)
+		}
+		t.Skipf("%s/%s not set: skipping ClickHouse TLS test", EnvTLSAddr, EnvTLSDir)
+	}
+	return addr, dir
+}
+
 // Open connects to addr's default database, closed when the test ends.
 func Open(t testing.TB, addr string) driver.Conn {
 	t.Helper()

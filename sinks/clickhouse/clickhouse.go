@@ -20,6 +20,7 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	chproto "github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -46,6 +48,13 @@ type Config struct {
 	Addr string
 	// Username and Password for ClickHouse. Default user "default", no password.
 	Username, Password string
+	// TLS on the native protocol (the secure port, 9440; ClickHouse Cloud).
+	// Zero: plain TCP.
+	TLS TLS
+	// Cluster, when set, migrates with ON CLUSTER DDL (Replicated tables
+	// behind Distributed ones, schemas.Options.Cluster) and inserts into
+	// the Distributed tables. ClickHouse 22.3 and later. Default "".
+	Cluster string
 	// Database holds the tables. Default "clarion".
 	Database string
 	// Group is the Kafka consumer group. Default "clarion-sink-clickhouse".
@@ -95,6 +104,7 @@ type Sink struct {
 	consumer *sinks.Consumer
 	conn     driver.Conn
 	modern   bool
+	tls      *tls.Config
 }
 
 // New checks cfg and returns a Sink. It does not connect: Run does, and
@@ -132,10 +142,16 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Username == "" {
 		cfg.Username = "default"
 	}
-	if _, err := schemas.Render(schemas.Options{Database: cfg.Database, Retention: cfg.Retention}); err != nil {
+	// The dialect is the server's, known only at Run; a cluster needs the
+	// modern one, so check the rest with it.
+	if _, err := schemas.NewPlan(schemas.Options{Database: cfg.Database, Retention: cfg.Retention, Cluster: cfg.Cluster, Dialect: schemas.Dialect{Modern: cfg.Cluster != ""}}); err != nil {
 		return nil, fmt.Errorf("clickhouse sink: %w", err)
 	}
-	s := &Sink{cfg: cfg, log: cfg.Logger.With("sink", "clickhouse")}
+	tlsConf, err := cfg.TLS.Config(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink: %w", err)
+	}
+	s := &Sink{cfg: cfg, log: cfg.Logger.With("sink", "clickhouse"), tls: tlsConf}
 	c, err := sinks.NewConsumer(sinks.ConsumerConfig{
 		Name:          "clickhouse",
 		Brokers:       cfg.Brokers,
@@ -175,6 +191,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		MaxIdleConns:    s.cfg.InsertConcurrency + 1,
 		ConnMaxLifetime: time.Hour,
 		Compression:     comp,
+		TLS:             s.tls,
 	})
 	if err != nil {
 		return fmt.Errorf("clickhouse sink: %w", err)
@@ -185,11 +202,11 @@ func (s *Sink) Run(ctx context.Context) error {
 	backoff := 200 * time.Millisecond
 	for {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := schemas.Migrate(mctx, conn, schemas.Options{Database: s.cfg.Database, Retention: s.cfg.Retention})
+		res, err := schemas.Migrate(mctx, conn, schemas.Options{Database: s.cfg.Database, Retention: s.cfg.Retention, Cluster: s.cfg.Cluster})
 		cancel()
 		if err == nil {
 			s.modern = res.Dialect.Modern
-			s.log.Info("schema ready", "server", res.Server.String(), "modern", res.Dialect.Modern, "applied", res.Applied, "database", s.cfg.Database)
+			s.log.Info("schema ready", "server", res.Server.String(), "modern", res.Dialect.Modern, "applied", res.Applied, "database", s.cfg.Database, "tls", s.tls != nil, "cluster", s.cfg.Cluster)
 			break
 		}
 		if ctx.Err() != nil {
@@ -214,19 +231,48 @@ func (s *Sink) Run(ctx context.Context) error {
 func (s *Sink) Write(ctx context.Context, b *sinks.Batch) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
 	defer cancel()
-	if err := insertAll(ctx, s, sinks.TableEvents, eventColumns, b.Events, func(r *ev) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	for _, t := range tables {
+		if err := t.insert(ctx, s, b); err != nil {
+			return err
+		}
 	}
-	if err := insertAll(ctx, s, sinks.TableAnomalies, anomalyColumns, b.Anomalies, func(r *an) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	return nil
+}
+
+// table is one table the sink writes: which rows of a batch go there,
+// with which columns.
+type table struct {
+	name    string
+	columns []string
+	rows    func(*sinks.Batch) int
+	insert  func(context.Context, *Sink, *sinks.Batch) error
+	block   func(b *sinks.Batch, modern bool) (*chproto.Block, error)
+}
+
+func newTable[T any](name string, cols []column[T], rows func(*sinks.Batch) []T, meta func(*T) (int32, int64)) table {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
 	}
-	if err := insertAll(ctx, s, sinks.TableAlerts, alertColumns, b.Alerts, func(r *al) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
+	return table{
+		name:    name,
+		columns: names,
+		rows:    func(b *sinks.Batch) int { return len(rows(b)) },
+		insert: func(ctx context.Context, s *Sink, b *sinks.Batch) error {
+			return insertAll(ctx, s, name, cols, rows(b), meta)
+		},
+		block: func(b *sinks.Batch, modern bool) (*chproto.Block, error) { return nativeBlock(cols, rows(b), modern) },
 	}
-	if err := insertAll(ctx, s, sinks.TableActions, actionColumns, b.Actions, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }); err != nil {
-		return err
-	}
-	return insertAll(ctx, s, sinks.TableTriageRuns, triageColumns, b.TriageRuns, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+}
+
+// tables is every table the sink writes, in the order Write inserts.
+var tables = []table{
+	newTable(sinks.TableEvents, eventColumns, func(b *sinks.Batch) []ev { return b.Events }, func(r *ev) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableAnomalies, anomalyColumns, func(b *sinks.Batch) []an { return b.Anomalies }, func(r *an) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableAlerts, alertColumns, func(b *sinks.Batch) []al { return b.Alerts }, func(r *al) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableActions, actionColumns, func(b *sinks.Batch) []ac { return b.Actions }, func(r *ac) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableTriageRuns, triageColumns, func(b *sinks.Batch) []tr { return b.TriageRuns }, func(r *tr) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
+	newTable(sinks.TableAudit, auditColumns, func(b *sinks.Batch) []sinks.AuditRow { return b.Audit }, func(r *sinks.AuditRow) (int32, int64) { return r.KafkaPartition, r.KafkaOffset }),
 }
 
 // insertAll splits rows into up to InsertConcurrency blocks of at least

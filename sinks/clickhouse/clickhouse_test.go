@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,9 +50,32 @@ func startSink(t *testing.T, cfg clickhouse.Config) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
+// TestEndToEnd runs the sink over the plain native protocol and over TLS
+// (the secure port .ci/clickhouse.sh configures: server certificate checked
+// against its CA, and once with a client certificate).
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	addr := schemastest.Addr(t)
+	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
+		addr := schemastest.Addr(t)
+		testEndToEnd(t, addr, addr, clickhouse.TLS{})
+	})
+	t.Run("tls", func(t *testing.T) {
+		t.Parallel()
+		tlsAddr, dir := schemastest.TLSAddr(t)
+		testEndToEnd(t, schemastest.Addr(t), tlsAddr, clickhouse.TLS{CAFile: filepath.Join(dir, "ca.crt")})
+	})
+	t.Run("tls-client-cert", func(t *testing.T) {
+		t.Parallel()
+		tlsAddr, dir := schemastest.TLSAddr(t)
+		testEndToEnd(t, schemastest.Addr(t), tlsAddr, clickhouse.TLS{Enabled: true, CAFile: filepath.Join(dir, "ca.crt"),
+			CertFile: filepath.Join(dir, "client.crt"), KeyFile: filepath.Join(dir, "client.key")})
+	})
+}
+
+// testEndToEnd checks through a plain admin connection to addr what a sink
+// connected to sinkAddr with tlsCfg stored.
+func testEndToEnd(t *testing.T, addr, sinkAddr string, tlsCfg clickhouse.TLS) {
 	conn := schemastest.Open(t, addr)
 	db := schemastest.TempDB(t, conn)
 	kc := bustest.New(t, 3)
@@ -72,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 		sinkstest.JSONRecord(bus.TopicActions, "int1/00uA", sinkstest.Action("al-1/suspend_user", "al-1", "int1", "00uA", "executed", 2)),
 	)
 
-	startSink(t, clickhouse.Config{Brokers: kc.Brokers, Addr: addr, Database: db, Group: "g-e2e",
+	startSink(t, clickhouse.Config{Brokers: kc.Brokers, Addr: sinkAddr, TLS: tlsCfg, Database: db, Group: "g-e2e",
 		FlushInterval: 100 * time.Millisecond, Logger: testLogger(t)})
 
 	sinkstest.Eventually(t, 60*time.Second, func() bool {
@@ -324,5 +349,55 @@ func TestRestart(t *testing.T) {
 	})
 	if n := count(t, conn, "SELECT count() FROM "+db+".okta_events FINAL"); n != 400 {
 		t.Errorf("FINAL has %d rows, want 400", n)
+	}
+}
+
+// TestTLSRefusals: the sink's TLS checks the server, and the server checks
+// a client certificate that is presented. A connection is refused when the
+// server's certificate is not from the configured CA, when the client's is
+// from a CA the server does not trust, and the sink stops at New on files
+// that are missing or not a pair.
+func TestTLSRefusals(t *testing.T) {
+	t.Parallel()
+	tlsAddr, dir := schemastest.TLSAddr(t)
+	f := func(n string) string { return filepath.Join(dir, n) }
+	for _, c := range []struct {
+		name string
+		tls  clickhouse.TLS
+		want string
+	}{
+		{"server not from this CA", clickhouse.TLS{CAFile: f("rogue-ca.crt")}, "certificate"},
+		{"system roots only", clickhouse.TLS{Enabled: true}, "certificate"},
+		{"client cert from an untrusted CA", clickhouse.TLS{CAFile: f("ca.crt"), CertFile: f("rogue.crt"), KeyFile: f("rogue.key")}, ""},
+		{"wrong server name", clickhouse.TLS{CAFile: f("ca.crt"), ServerName: "clickhouse.example.com"}, "certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			conf, err := c.tls.Config(tlsAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := ch.Open(&ch.Options{Addr: []string{tlsAddr}, TLS: conf, DialTimeout: 5 * time.Second})
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err = conn.Ping(ctx)
+				cancel()
+				_ = conn.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("connection: %v, want a refusal (%q)", err, c.want)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+	for _, c := range []clickhouse.TLS{
+		{CAFile: f("missing.crt")},
+		{CAFile: f("server.key")},
+		{CertFile: f("client.crt")},
+		{CertFile: f("client.crt"), KeyFile: f("rogue.key")},
+	} {
+		if _, err := clickhouse.New(clickhouse.Config{Brokers: []string{"127.0.0.1:1"}, Addr: tlsAddr, TLS: c}); err == nil {
+			t.Errorf("New accepted TLS %+v", c)
+		}
 	}
 }

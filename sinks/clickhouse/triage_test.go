@@ -29,8 +29,8 @@ WHERE status = 'Closed' AND triaged_by != '' AND feedback = ''
 GROUP BY disposition, triaged_by ORDER BY alerts DESC`,
 	"time_to_action": `SELECT kind, count() AS actions,
        avg(toUnixTimestamp(executed_at) - toUnixTimestamp(first_seen)) / 60 AS mean_minutes
-FROM (SELECT alert_id, kind, executed_at FROM clarion.actions FINAL WHERE state = 'succeeded')
-ANY INNER JOIN (SELECT id AS alert_id, first_seen FROM clarion.alerts FINAL) USING alert_id
+FROM (SELECT alert_id, kind, executed_at FROM clarion.actions FINAL WHERE state = 'succeeded') AS ac
+ANY INNER JOIN (SELECT id AS alert_id, first_seen FROM clarion.alerts FINAL) AS al USING alert_id
 GROUP BY kind ORDER BY kind`,
 	"triage_runs": `SELECT by, provider, model, count() AS runs, countIf(fallback != '') AS fallbacks,
        countIf(agent_disposition != '') AS gate_changed,

@@ -346,6 +346,13 @@ func (s *Sink) Write(_ context.Context, b *sinks.Batch) error {
 		}
 		return r.KafkaPartition, r.KafkaOffset, t
 	})
+	files = plan(s, files, sinks.TableAudit, b.Audit, func(r *sinks.AuditRow) (int32, int64, time.Time) {
+		t := r.At
+		if t.Unix() == 0 {
+			t = r.RecordedAt
+		}
+		return r.KafkaPartition, r.KafkaOffset, t
+	})
 	if len(files) == 0 {
 		return nil
 	}
@@ -499,6 +506,8 @@ func topicFor(table string) string {
 		return bus.TopicActions
 	case sinks.TableTriageRuns:
 		return bus.TopicTriage
+	case sinks.TableAudit:
+		return bus.TopicAudit
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 // Command genscenarios writes the scenario files under processor/testdata:
 // the hand-written edge cases (processor/scenario) and files generated from
-// the simulator's traffic model (okta/sim/traffic).
+// the simulator's traffic model (okta/sim/traffic), and the realistic files
+// from the project's own generator of geolocation artefacts (processor/scenario.Realistic).
 //
 //	go run ./processor/cmd/genscenarios -out processor/testdata
 package main
@@ -40,7 +41,10 @@ func run(dir string) error {
 			return err
 		}
 	}
-	return writeSim(dir)
+	if err := writeSim(dir); err != nil {
+		return err
+	}
+	return writeReal(dir)
 }
 
 func write(path string, fn func(*bufio.Writer) error) error {

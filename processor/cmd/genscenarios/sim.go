@@ -84,21 +84,26 @@ func writeSim(dir string) error {
 // arrive 1 to 30 minutes late, and 3% arrive a second time (hook + poll
 // overlap), up to an hour later.
 func deliver(evs []traffic.Event, seed uint64) []traffic.Event {
+	return jitter(evs, func(e traffic.Event) time.Time { return e.Published }, seed)
+}
+
+// jitter is deliver for any event type, at(e) being its published time.
+func jitter[T any](evs []T, at func(T) time.Time, seed uint64) []T {
 	r := rand.New(rand.NewPCG(seed, 0xC1A7))
 	type item struct {
 		at time.Time
 		i  int
-		e  traffic.Event
+		e  T
 	}
 	items := make([]item, 0, len(evs)+len(evs)/20)
 	for i, e := range evs {
-		at := e.Published
+		t := at(e)
 		if r.Float64() < 0.05 {
-			at = at.Add(time.Minute + time.Duration(r.Int64N(int64(29*time.Minute))))
+			t = t.Add(time.Minute + time.Duration(r.Int64N(int64(29*time.Minute))))
 		}
-		items = append(items, item{at, i, e})
+		items = append(items, item{t, i, e})
 		if r.Float64() < 0.03 {
-			items = append(items, item{e.Published.Add(time.Duration(r.Int64N(int64(time.Hour)))), i, e})
+			items = append(items, item{at(e).Add(time.Duration(r.Int64N(int64(time.Hour)))), i, e})
 		}
 	}
 	stableSort(items, func(a, b item) bool {
@@ -107,7 +112,7 @@ func deliver(evs []traffic.Event, seed uint64) []traffic.Event {
 		}
 		return a.i < b.i
 	})
-	out := make([]traffic.Event, len(items))
+	out := make([]T, len(items))
 	for k, it := range items {
 		out[k] = it.e
 	}
