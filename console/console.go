@@ -30,6 +30,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/console/alerts"
 	"github.com/clarion-itdr/clarion/internal/api"
+	"github.com/clarion-itdr/clarion/internal/record"
 )
 
 //go:embed static
@@ -45,6 +46,8 @@ type Config struct {
 	// KafkaOpts are extra franz-go options for the read model's client
 	// (and the console's own producer, see Producer).
 	KafkaOpts []kgo.Opt
+	// Verifier: see alerts.Config.Verifier.
+	Verifier *record.Verifier
 	// Producer writes analyst feedback (record.Update on
 	// clarion.okta.events, record.Request proposals on
 	// clarion.responder.requests). It must require acks from all in-sync
@@ -118,7 +121,7 @@ func New(cfg Config) (*Console, error) {
 		cfg.Now = time.Now
 	}
 	model, err := alerts.New(alerts.Config{
-		Brokers: cfg.Brokers, KafkaOpts: cfg.KafkaOpts, MaxAlerts: cfg.MaxAlerts,
+		Brokers: cfg.Brokers, KafkaOpts: cfg.KafkaOpts, MaxAlerts: cfg.MaxAlerts, Verifier: cfg.Verifier,
 		Logger: cfg.Logger, Registerer: cfg.Registerer,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,8 +36,20 @@ type Config struct {
 	// checked by ValidateTenantURL before any request.
 	TenantURL string
 	// Insecure relaxes the tenant URL rules for a simulated org on loopback
-	// (http, IP addresses). Never set it for a real org.
+	// (http, IP addresses) and lets the client connect to non-public
+	// addresses. Never set it for a real org. integration.OktaConfig sets
+	// it only when the integration is a test tenant and the server allows
+	// test tenants now.
 	Insecure bool
+	// Resolver resolves the tenant's host name when a connection is made;
+	// unless Insecure, only public addresses are dialled (see
+	// ErrNonPublicAddress). Default net.DefaultResolver.
+	Resolver Resolver
+	// AllowedDomains, when set, limits tenant hosts (unless Insecure):
+	// "*.okta.com" allows any name under okta.com, other entries name one
+	// host (an org's custom domain). DefaultOktaDomains lists Okta's own.
+	// Empty: any public host name.
+	AllowedDomains []string
 	// ClientID is the API Services app's client id. Required.
 	ClientID string
 	// KeyID is the kid of the client-assertion key, as registered in Okta.
@@ -49,7 +62,10 @@ type Config struct {
 	DPoPKey crypto.Signer
 	// HTTPClient sends requests. Default: a client with a 30 s timeout.
 	// Redirects are never followed, whatever this client's policy: a
-	// redirect could carry credentials to another host.
+	// redirect could carry credentials to another host. Unless Insecure,
+	// its Transport must be nil or an *http.Transport: it is cloned with
+	// a dialer that connects only to public addresses, and HTTP proxies
+	// from the environment are not used.
 	HTTPClient *http.Client
 	// UserAgent is sent on every request. Default "clarion".
 	UserAgent string
@@ -140,6 +156,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, &Error{Kind: KindTenantURL, Op: "configure", Summary: err.Error(), Fix: fixTenantURL, Err: err}
 	}
+	if len(cfg.AllowedDomains) > 0 && !cfg.Insecure {
+		if u, _ := url.Parse(tenant); u == nil || !domainAllowed(u.Hostname(), cfg.AllowedDomains) {
+			err := fmt.Errorf("%w %q: not in the allowed Okta domains (%s)", ErrTenantURL, cfg.TenantURL, strings.Join(cfg.AllowedDomains, ", "))
+			return nil, &Error{Kind: KindTenantURL, Op: "configure", Summary: err.Error(), Fix: fixTenantURL, Err: err}
+		}
+	}
 	if strings.TrimSpace(cfg.ClientID) == "" {
 		return nil, errors.New("okta: client id is required")
 	}
@@ -151,6 +173,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := *cfg.HTTPClient
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if !cfg.Insecure {
+		if cfg.Resolver == nil {
+			cfg.Resolver = net.DefaultResolver
+		}
+		switch t := hc.Transport.(type) {
+		case nil:
+			hc.Transport = guardedTransport(nil, cfg.Resolver)
+		case *http.Transport:
+			hc.Transport = guardedTransport(t, cfg.Resolver)
+		default:
+			return nil, fmt.Errorf("okta: HTTPClient.Transport %T cannot be limited to public addresses; use an *http.Transport", t)
+		}
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "clarion"
 	}
@@ -332,6 +367,9 @@ func (c *Client) fetchToken(ctx context.Context, scope string) (*accessToken, er
 				return nil, ctx.Err()
 			}
 			e := &Error{Kind: KindTransport, Op: op, Method: http.MethodPost, Path: TokenPath, Retriable: true, Err: err}
+			if errors.Is(err, ErrNonPublicAddress) {
+				return nil, nonPublicError(e)
+			}
 			if werr := r.backoff(ctx, e); werr != nil {
 				return nil, werr
 			}
@@ -555,6 +593,9 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 				return nil, ctx.Err()
 			}
 			e := &Error{Kind: KindTransport, Op: req.op, Method: req.method, Path: req.u.Path, Retriable: true, Err: err}
+			if errors.Is(err, ErrNonPublicAddress) {
+				return nil, nonPublicError(e)
+			}
 			if werr := r.backoff(ctx, e); werr != nil {
 				return nil, werr
 			}

@@ -67,6 +67,11 @@ type Config struct {
 	// ClientOpts are extra franz-go options for the consuming and producing
 	// client (TLS, SASL, ...).
 	ClientOpts []kgo.Opt
+	// Signer signs the alerts and anomalies the processor writes, as
+	// record.SignerProcessor; Verifier checks every alert update before it
+	// is applied (see trust.go). Both required.
+	Signer   *record.Signer
+	Verifier *record.Verifier
 
 	// crashAfterProduce, in tests, makes Run stop after producing batch n's
 	// records and before committing them, as a killed process would.
@@ -120,6 +125,9 @@ func (e *entry) integ() string { return integOf(e.key) }
 func New(cfg Config) (*Processor, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("processor: no brokers")
+	}
+	if err := checkTrust(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Group == "" {
 		cfg.Group = DefaultGroup
@@ -216,6 +224,7 @@ func (p *Processor) runSession(ctx context.Context) error {
 		OnAssigned: p.assigned, OnRevoked: p.revoked, Logger: p.log,
 	})
 	opts = append(opts, p.cfg.ClientOpts...)
+	opts = append(opts, p.cfg.Signer.Opt())
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("processor: client: %w", err)
@@ -442,6 +451,13 @@ func (p *Processor) processUpdate(part *partition, r *kgo.Record, res *detect.Re
 	}
 	if err == nil && string(bus.KeyFor(up.IntegrationID, up.User.ID)) != string(r.Key) {
 		err = errors.New("update key does not match its integration and user")
+	}
+	if err == nil {
+		if err = p.acceptUpdate(r, &up); err != nil {
+			p.m.updates.WithLabelValues("refused").Inc()
+			produce(deadLetter(r, err))
+			return
+		}
 	}
 	if err != nil {
 		p.m.updates.WithLabelValues("invalid").Inc()

@@ -207,6 +207,7 @@ func startProcessor(t *testing.T, cfg Config) (cancel func(), errc chan error) {
 	if cfg.Logger == nil {
 		cfg.Logger = quiet(t)
 	}
+	withKeys(t, &cfg)
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -305,8 +306,10 @@ func TestCrashBetweenProduceAndCommit(t *testing.T) {
 		t.Run(fmt.Sprint("batch", crashAt), func(t *testing.T) {
 			c := bustest.New(t, 3)
 			produceEvents(t, c.Brokers, events)
-			p1, err := New(Config{Brokers: c.Brokers, TransactionalID: "p", MaxPollRecords: 25, Logger: quiet(t),
-				crashAfterProduce: func(b int) bool { return b == crashAt }})
+			cfg := Config{Brokers: c.Brokers, TransactionalID: "p", MaxPollRecords: 25, Logger: quiet(t),
+				crashAfterProduce: func(b int) bool { return b == crashAt }}
+			withKeys(t, &cfg)
+			p1, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -66,6 +66,7 @@ func TestAlertUpdatesThroughKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signAs(t, r, record.SignerTriage)
 	send(r)
 	send(r) // a replayed update changes nothing
 	v := mk(record.UpdateVerdict)
@@ -74,6 +75,7 @@ func TestAlertUpdatesThroughKafka(t *testing.T) {
 	if r, err = record.UpdateRecord(v); err != nil {
 		t.Fatal(err)
 	}
+	signAs(t, r, record.SignerTriage)
 	send(r)
 	// An update's body arriving as an Okta event (the gateway and the
 	// poller always write source=hook|poll) is never applied: event text
@@ -121,6 +123,7 @@ func TestAlertUpdatesThroughKafka(t *testing.T) {
 	if r, err = record.UpdateRecord(fb); err != nil {
 		t.Fatal(err)
 	}
+	signAs(t, r, record.SignerAPI)
 	send(r)
 	waitConsumed(t, c.Brokers, DefaultGroup, errc)
 	got = latest()[target.ID]

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/okta"
 )
 
@@ -91,6 +92,24 @@ type Config struct {
 	// from clarion.actions. Default 2 min.
 	RestoreTimeout time.Duration
 
+	// Signer signs what the responder writes (clarion.actions, its
+	// action_required updates) as record.SignerResponder. Required.
+	Signer *record.Signer
+	// Verifier checks the signatures of what the responder reads:
+	// proposals (triage or the API), approvals and rejections (the API
+	// only), alerts (the processor only) and its own actions on restore.
+	// Required (docs/trust.md).
+	Verifier *record.Verifier
+	// AlertWait bounds the wait, when a proposal names an alert the
+	// responder has not read yet, for clarion.alerts to be read up to its
+	// end; past it the session restarts and the proposal is read again.
+	// Default 30 s.
+	AlertWait time.Duration
+	// MaxAlerts bounds the alerts the responder remembers (subject and
+	// detection severity); the oldest are forgotten first and a proposal
+	// for a forgotten alert is refused (unknown_alert). Default 1,000,000.
+	MaxAlerts int
+
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the responder's metrics; nil means none.
@@ -99,6 +118,10 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// holdAlerts, in tests, keeps the clarion.alerts reader from starting
+	// until a catch-up begins (so proposals always race ahead of it).
+	holdAlerts bool
 }
 
 func (c *Config) defaults() error {
@@ -107,6 +130,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Okta == nil {
 		return errors.New("responder: Config.Okta is required")
+	}
+	if c.AlertWait <= 0 {
+		c.AlertWait = 30 * time.Second
+	}
+	if c.MaxAlerts <= 0 {
+		c.MaxAlerts = 1_000_000
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup
@@ -123,6 +152,12 @@ func (c *Config) defaults() error {
 	}
 	if err := c.Policy.Validate(); err != nil {
 		return err
+	}
+	if c.Signer == nil || c.Verifier == nil {
+		return errors.New("responder: Config.Signer and Config.Verifier are required (record.DeriveSigner, record.DeriveVerifier)")
+	}
+	if c.Signer.Name() != record.SignerResponder {
+		return fmt.Errorf("responder: Config.Signer signs as %q, want %q", c.Signer.Name(), record.SignerResponder)
 	}
 	if c.ProtectedGroups == nil {
 		c.ProtectedGroups = []string{DefaultProtectedGroup}

@@ -21,6 +21,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/record"
+	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
 	"github.com/clarion-itdr/clarion/okta/sim/simtest"
@@ -152,7 +153,11 @@ type env struct {
 	org     *org
 	okta    clients
 	view    *View
-	prod    *kgo.Client
+	prod    *kgo.Client // signs as triage (proposals)
+	apiProd *kgo.Client // signs as the API (decisions)
+	proc    *kgo.Client // signs as the processor (alerts)
+	raw     *kgo.Client // signs nothing: an attacker with broker access
+	keys    *testKeys
 	reg     *prometheus.Registry
 	resp    *Responder
 	stop    func()
@@ -162,9 +167,12 @@ type env struct {
 
 func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, kafka: bustest.New(t, 3), org: newOrg(t)}
+	e := &env{t: t, kafka: bustest.New(t, 3), org: newOrg(t), keys: newTestKeys(t)}
 	e.okta = clients{testInteg: e.org.client(t, -1)}
-	e.prod = bustest.Client(t, e.kafka.Brokers)
+	e.prod = bustest.Client(t, e.kafka.Brokers, e.keys.signer(record.SignerTriage).Opt())
+	e.apiProd = bustest.Client(t, e.kafka.Brokers, e.keys.signer(record.SignerAPI).Opt())
+	e.proc = bustest.Client(t, e.kafka.Brokers, e.keys.signer(record.SignerProcessor).Opt())
+	e.raw = bustest.Client(t, e.kafka.Brokers)
 	v, err := NewActionView(e.kafka.Brokers...)
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +185,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	e.baseCfg = Config{
 		Brokers: e.kafka.Brokers, Okta: e.okta, TransactionalID: "responder-test",
 		RetryBackoff: 10 * time.Millisecond, Logger: quiet(),
+		Signer: e.keys.signer(record.SignerResponder), Verifier: e.keys.verifier,
 	}
 	if mod != nil {
 		mod(&e.baseCfg)
@@ -211,10 +220,12 @@ func (e *env) start() {
 	e.t.Cleanup(e.stop)
 }
 
-// proposal builds a proposal for user (a new alert each call).
+// proposal builds a proposal for user (a new alert each call, which the
+// processor's producer writes to clarion.alerts with the severity given).
 func (e *env) proposal(kind, severity, deterministic string, analyst bool, u sim.UserStatus) *record.Request {
 	n := e.seq.Add(1)
 	alert := fmt.Sprintf("alert-%d", n)
+	e.alert(alert, u, severity)
 	return &record.Request{
 		ID: fmt.Sprintf("prop-%d", n), Type: record.RequestPropose, ActionID: record.ActionID(alert, kind),
 		By: "triage", Reason: "test", Kind: kind, AlertID: alert, AlertVersion: 3, IntegrationID: testInteg,
@@ -224,6 +235,27 @@ func (e *env) proposal(kind, severity, deterministic string, analyst bool, u sim
 	}
 }
 
+// alert writes an alert of user u to clarion.alerts as the processor does
+// (signed), and returns its record.
+func (e *env) alert(id string, u sim.UserStatus, severity string) *kgo.Record {
+	e.t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"id": id, "integration_id": testInteg, "user": record.UserRef{ID: u.ID, Login: u.Login},
+		"status": record.StatusEscalated, "disposition": record.DispositionConfirmedThreat,
+		"severity": severity, "detection_severity": severity, "version": 3,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rec := &kgo.Record{Topic: bus.TopicAlerts, Key: bus.KeyFor(testInteg, u.ID), Value: b}
+	if err := e.proc.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+	return rec
+}
+
+// send writes requests as Clarion does: proposals signed by triage,
+// decisions signed by the API.
 func (e *env) send(qs ...*record.Request) {
 	e.t.Helper()
 	for _, q := range qs {
@@ -231,14 +263,51 @@ func (e *env) send(qs ...*record.Request) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if err := e.prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		cl := e.prod
+		if q.Type != record.RequestPropose {
+			cl = e.apiProd
+		}
+		if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 			e.t.Fatal(err)
 		}
 	}
 }
 
+// approver is the principal of the decisions tests send.
+var approver = record.Identity{ID: "https://idp.example/|ada", Name: "Ada Approver", Role: "approver", Via: "session"}
+
 func (e *env) decision(typ string, a record.Action, id string) *record.Request {
-	return &record.Request{ID: id, Type: typ, ActionID: a.ID, By: "analyst", IntegrationID: a.IntegrationID, User: a.User}
+	who := approver
+	return &record.Request{ID: id, Type: typ, ActionID: a.ID, By: who.Name, IntegrationID: a.IntegrationID, User: a.User, Principal: &who}
+}
+
+// testKeys are the signers and verifier of one test, derived from a master
+// key of its own.
+type testKeys struct {
+	t        testing.TB
+	mk       *secrets.MasterKey
+	verifier *record.Verifier
+}
+
+func newTestKeys(t testing.TB) *testKeys {
+	t.Helper()
+	mk, err := secrets.NewMasterKey(secrets.RandomBytes(secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := record.DeriveVerifier(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testKeys{t: t, mk: mk, verifier: v}
+}
+
+func (k *testKeys) signer(name string) *record.Signer {
+	s, err := record.DeriveSigner(k.mk, name)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return s
 }
 
 // wait returns action id once it satisfies ok (failing after 30 s).

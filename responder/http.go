@@ -23,7 +23,9 @@ import (
 // HandlerConfig configures the approve/reject API.
 type HandlerConfig struct {
 	// Producer writes requests to clarion.responder.requests. It must use
-	// acks=all (bus.ProducerOpts), so a 202 means the request is durable.
+	// acks=all (bus.ProducerOpts), so a 202 means the request is durable,
+	// and sign as record.SignerAPI (the record.Signer's Opt among its
+	// options): the responder honours only API-signed decisions.
 	// Required.
 	Producer *kgo.Client
 	// Actions looks actions up (the console's model, or a View). Required.
@@ -41,7 +43,10 @@ type HandlerConfig struct {
 
 // Handler serves POST /api/actions/{id}/approve and /reject. Mount it
 // behind the API's authentication with Register; it does not check the
-// admin token itself.
+// admin token itself, but it needs the principal the API attached to the
+// request (api.PrincipalFrom): 401 without one, 403 unless it holds the
+// approver role. The decision record names the principal (ID, name, role,
+// how it signed in) and is signed by the API's producer.
 type Handler struct {
 	cfg  HandlerConfig
 	mux  *http.ServeMux
@@ -107,6 +112,15 @@ func (h *Handler) decision(kind string) http.Handler {
 }
 
 func (h *Handler) serveDecision(w http.ResponseWriter, r *http.Request, kind string) int {
+	who, ok := api.PrincipalFrom(r.Context())
+	if !ok || who.ID == "" {
+		api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "sign in, or send a token, to approve or reject actions")
+		return http.StatusUnauthorized
+	}
+	if !who.Role.Allows(api.RoleApprover) {
+		api.WriteError(w, http.StatusForbidden, "forbidden", "approving or rejecting actions needs the approver role; you have "+who.Role.String())
+		return http.StatusForbidden
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
@@ -149,8 +163,9 @@ func (h *Handler) serveDecision(w http.ResponseWriter, r *http.Request, kind str
 		return http.StatusConflict
 	}
 	q := &record.Request{
-		ID: "req-" + secrets.RandomToken(16), Type: kind, ActionID: a.ID, At: time.Now().UTC(), By: "analyst",
+		ID: "req-" + secrets.RandomToken(16), Type: kind, ActionID: a.ID, At: time.Now().UTC(), By: who.Name,
 		Reason: b.Reason, IntegrationID: a.IntegrationID, User: a.User,
+		Principal: &record.Identity{ID: who.ID, Name: who.Name, Email: who.Email, Role: who.Role.String(), Via: who.Via},
 	}
 	rec, err := record.RequestRecord(q)
 	if err != nil {
@@ -165,7 +180,7 @@ func (h *Handler) serveDecision(w http.ResponseWriter, r *http.Request, kind str
 		api.WriteError(w, http.StatusServiceUnavailable, "unavailable", "Kafka did not accept the decision; try again")
 		return http.StatusServiceUnavailable
 	}
-	h.cfg.Logger.Info("action decision requested", "action", a.ID, "decision", kind, "request", q.ID)
+	h.cfg.Logger.Info("action decision requested", "action", a.ID, "decision", kind, "request", q.ID, "by", who.ID, "via", who.Via)
 	api.WriteJSON(w, http.StatusAccepted, map[string]any{"action": a, "request_id": q.ID})
 	return http.StatusAccepted
 }

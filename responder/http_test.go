@@ -30,6 +30,23 @@ func (noRegistry) Get(string) (*integration.Integration, bool) { return nil, fal
 func (noRegistry) List() []*integration.Integration            { return nil }
 func (noRegistry) Hook(string) integration.HookStatus          { return integration.HookStatus{} }
 
+// withRole serves h with the principal the test header X-Test-Role names
+// (none when absent), as the API's authentication attaches one.
+func withRole(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name := r.Header.Get("X-Test-Role"); name != "" {
+			role, err := api.ParseRole(name)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			r = r.WithContext(api.WithPrincipal(r.Context(), api.Principal{
+				ID: "idp|" + name, Name: "A. " + name, Email: name + "@example.com", Role: role, Via: api.ViaSession}))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func TestHandler(t *testing.T) {
 	t.Parallel()
 	kafka := bustest.New(t, 3)
@@ -43,30 +60,27 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Token: "admin-token", Registry: noRegistry{}, PublicURL: "http://x", Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Register(a)
-	srv := httptest.NewServer(a)
+	srv := httptest.NewServer(withRole(h))
 	t.Cleanup(srv.Close)
 
 	sent := 0
 	for _, tc := range []struct {
-		name, path, ctype, body, token string
-		code                           int
-		errCode                        string
+		name, path, ctype, body, role string
+		code                          int
+		errCode                       string
 	}{
-		{"no token: the API answers 401", "/api/actions/pending/approve", "", "", "", 401, "unauthorized"},
-		{"unknown action", "/api/actions/nope/approve", "", "", "admin-token", 404, "not_found"},
-		{"not pending", "/api/actions/done/reject", "application/json", `{"reason":"x"}`, "admin-token", 409, "not_pending"},
-		{"form body", "/api/actions/pending/approve", "application/x-www-form-urlencoded", "reason=x", "admin-token", 415, "unsupported_media_type"},
-		{"text body", "/api/actions/pending/approve", "text/plain", "", "admin-token", 415, "unsupported_media_type"},
-		{"body over 4 KiB", "/api/actions/pending/approve", "application/json", `{"reason":"` + strings.Repeat("a", 5000) + `"}`, "admin-token", 413, "too_large"},
-		{"unknown field", "/api/actions/pending/approve", "application/json", `{"why":"x"}`, "admin-token", 400, "bad_json"},
-		{"GET is not a route", "/api/actions/pending/approve", "", "", "admin-token", 404, "not_found"},
-		{"approve without body", "/api/actions/pending/approve", "", "", "admin-token", 202, ""},
-		{"reject with a reason", "/api/actions/pending/reject", "application/json; charset=utf-8", `{"reason":"  false alarm "}`, "admin-token", 202, ""},
+		{"no principal: 401", "/api/actions/pending/approve", "", "", "", 401, "unauthenticated"},
+		{"viewer: 403", "/api/actions/pending/approve", "", "", "viewer", 403, "forbidden"},
+		{"analyst: 403", "/api/actions/pending/reject", "", "", "analyst", 403, "forbidden"},
+		{"unknown action", "/api/actions/nope/approve", "", "", "approver", 404, "not_found"},
+		{"not pending", "/api/actions/done/reject", "application/json", `{"reason":"x"}`, "approver", 409, "not_pending"},
+		{"form body", "/api/actions/pending/approve", "application/x-www-form-urlencoded", "reason=x", "approver", 415, "unsupported_media_type"},
+		{"text body", "/api/actions/pending/approve", "text/plain", "", "approver", 415, "unsupported_media_type"},
+		{"body over 4 KiB", "/api/actions/pending/approve", "application/json", `{"reason":"` + strings.Repeat("a", 5000) + `"}`, "approver", 413, "too_large"},
+		{"unknown field", "/api/actions/pending/approve", "application/json", `{"why":"x"}`, "approver", 400, "bad_json"},
+		{"GET is not a route", "/api/actions/pending/approve", "", "", "approver", 405, ""},
+		{"approve without body", "/api/actions/pending/approve", "", "", "approver", 202, ""},
+		{"reject with a reason (admin)", "/api/actions/pending/reject", "application/json; charset=utf-8", `{"reason":"  false alarm "}`, "admin", 202, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := http.MethodPost
@@ -77,8 +91,8 @@ func TestHandler(t *testing.T) {
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
 			}
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
+			if tc.role != "" {
+				req.Header.Set("X-Test-Role", tc.role)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -102,7 +116,8 @@ func TestHandler(t *testing.T) {
 			}
 		})
 	}
-	// Each 202 left one request on clarion.responder.requests.
+	// Each 202 left one request on clarion.responder.requests, naming who
+	// decided.
 	recs := bustest.ConsumeN(t, kafka.Brokers, bus.TopicResponderRequests, sent, 20*time.Second)
 	types := map[string]record.Request{}
 	for _, r := range recs {
@@ -110,13 +125,18 @@ func TestHandler(t *testing.T) {
 		if err := json.Unmarshal(r.Value, &q); err != nil {
 			t.Fatal(err)
 		}
-		if string(r.Key) != string(bus.KeyFor(testInteg, user.ID)) || q.ActionID != "pending" || q.By != "analyst" {
+		if string(r.Key) != string(bus.KeyFor(testInteg, user.ID)) || q.ActionID != "pending" || q.Principal == nil {
 			t.Fatalf("request %s key %s", r.Value, r.Key)
 		}
 		types[q.Type] = q
 	}
-	if len(types) != 2 || types[record.RequestReject].Reason != "false alarm" || types[record.RequestApprove].Reason != "" {
+	ap, rj := types[record.RequestApprove], types[record.RequestReject]
+	if len(types) != 2 || rj.Reason != "false alarm" || ap.Reason != "" {
 		t.Fatalf("requests %+v", types)
+	}
+	if *ap.Principal != (record.Identity{ID: "idp|approver", Name: "A. approver", Email: "approver@example.com", Role: "approver", Via: api.ViaSession}) ||
+		ap.By != "A. approver" || rj.Principal.Role != "admin" {
+		t.Fatalf("principals: approve %+v by %q, reject %+v", ap.Principal, ap.By, rj.Principal)
 	}
 }
 
@@ -129,14 +149,17 @@ func TestHandlerThroughResponder(t *testing.T) {
 	q := e.proposal(kSuspend, record.SeverityHigh, ct, false, u)
 	e.send(q)
 	e.waitState(q.ActionID, record.ActionPending)
-	h, err := NewHandler(HandlerConfig{Producer: e.prod, Actions: e.view, Logger: quiet()})
+	h, err := NewHandler(HandlerConfig{Producer: e.apiProd, Actions: e.view, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(withRole(h))
 	t.Cleanup(srv.Close)
 	post := func() int {
-		resp, err := http.Post(srv.URL+"/api/actions/"+q.ActionID+"/approve", "application/json", strings.NewReader(`{"reason":"seen it"}`))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/actions/"+q.ActionID+"/approve", strings.NewReader(`{"reason":"seen it"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Test-Role", "approver")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +170,8 @@ func TestHandlerThroughResponder(t *testing.T) {
 		t.Fatalf("approve: %d", c)
 	}
 	a := e.waitState(q.ActionID, record.ActionSucceeded)
-	if !strings.Contains(a.Reason, "seen it") || e.org.status(u.ID) != "SUSPENDED" {
+	if !strings.Contains(a.Reason, "seen it") || e.org.status(u.ID) != "SUSPENDED" ||
+		a.DecidedBy != "A. approver" || a.Decider == nil || a.Decider.ID != "idp|approver" || a.Decider.Via != api.ViaSession {
 		t.Fatalf("%+v", a)
 	}
 	if c := post(); c != 409 {

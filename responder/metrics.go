@@ -16,6 +16,11 @@ type metrics struct {
 	txns        *prometheus.CounterVec
 	restarts    prometheus.Counter
 	restored    prometheus.Counter
+
+	refused        *prometheus.CounterVec
+	alertsRefused  *prometheus.CounterVec
+	alertsKnown    prometheus.Gauge
+	actionsRefused prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -57,11 +62,27 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_responder_restored_actions_total",
 			Help: "Actions restored from clarion.actions on partition assignment.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clarion_responder_requests_refused_total",
+			Help: "Requests the trust checks refused (docs/trust.md), by reason (unsigned, untrusted_signer, bad_signature, unknown_alert, not_subject, no_principal, not_approver, not_analyst).",
+		}, []string{"reason"}),
+		alertsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clarion_responder_alerts_refused_total",
+			Help: "clarion.alerts records the responder did not believe, by reason (unsigned, untrusted_signer, bad_signature, malformed, subject_changed).",
+		}, []string{"reason"}),
+		alertsKnown: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clarion_responder_known_alerts",
+			Help: "Alerts the responder knows from clarion.alerts (subject and detection severity).",
+		}),
+		actionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clarion_responder_restore_refused_total",
+			Help: "clarion.actions records not signed by the responder, ignored on restore.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.actions, m.execSeconds, m.guards, m.expirations, m.dropped, m.pending, m.txns, m.restarts, m.restored} {
+	for _, c := range []prometheus.Collector{m.actions, m.execSeconds, m.guards, m.expirations, m.dropped, m.pending, m.txns, m.restarts, m.restored, m.refused, m.alertsRefused, m.alertsKnown, m.actionsRefused} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -68,12 +68,17 @@ func TestConfigValidation(t *testing.T) {
 		{"no brokers", Config{Okta: ok}, "Brokers"},
 		{"no okta", Config{Brokers: []string{"x:1"}}, "Okta"},
 		{"bad policy", Config{Brokers: []string{"x:1"}, Okta: ok, Policy: Policy{kSuspend: {"Critical": "sometimes"}}}, "unknown mode"},
+		{"no keys", Config{Brokers: []string{"x:1"}, Okta: ok}, "Signer"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
-	r, err := New(Config{Brokers: []string{"x:1"}, Okta: ok})
+	keys := newTestKeys(t)
+	if _, err := New(Config{Brokers: []string{"x:1"}, Okta: ok, Signer: keys.signer(record.SignerTriage), Verifier: keys.verifier}); err == nil || !strings.Contains(err.Error(), "signs as") {
+		t.Errorf("a triage signer for the responder: %v", err)
+	}
+	r, err := New(Config{Brokers: []string{"x:1"}, Okta: ok, Signer: keys.signer(record.SignerResponder), Verifier: keys.verifier})
 	if err != nil {
 		t.Fatal(err)
 	}

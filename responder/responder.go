@@ -15,9 +15,22 @@
 //	executing → succeeded | failed            (automatic)
 //	blocked | dry_run                          (final at once)
 //
+// # Trust (trust.go, alerts.go, docs/trust.md)
+//
+// Before the gate, every request's signature is checked: proposals must be
+// signed by triage or the API (an API proposal must be an analyst's),
+// approvals and rejections by the API with a principal holding the
+// approver role. A proposal's subject and detection severity are then
+// re-derived from the processor's signed alert on clarion.alerts, which
+// the responder reads whole: a proposal for an alert the processor never
+// wrote, or for a user who is not the alert's subject, is refused; the
+// gate below runs on the alert's severity and login, never the
+// proposal's claims. Refusals write nothing and are counted in
+// clarion_responder_requests_refused_total.
+//
 // # The policy gate
 //
-// mode = Policy[kind][Basis.DetectionSeverity]. "automatic" stands only when
+// mode = Policy[kind][Basis.DetectionSeverity] (the alert's). "automatic" stands only when
 // Basis.Deterministic is Confirmed Threat and the request does not come from
 // an analyst (Basis.Analyst); otherwise it becomes approval (guard
 // not_confirmed_threat, or none for an analyst's request). Nothing the triage
@@ -124,6 +137,8 @@ type Responder struct {
 	protUsers map[string]bool
 	protGrps  map[string]bool
 	sem       chan struct{}
+	alerts    *alertBook  // what clarion.alerts says (trust.go)
+	alertCl   *kgo.Client // reads clarion.alerts; set by Run
 
 	// txnMu is held by offset-less transactions and by the revocation
 	// callback (see endOnly). Taken before mu.
@@ -196,6 +211,10 @@ func New(cfg Config) (*Responder, error) {
 		parts:    map[int32]*part{},
 		inflight: map[string]bool{},
 	}
+	r.alerts = newAlertBook(cfg.Verifier, cfg.Logger, m, cfg.MaxAlerts)
+	if cfg.holdAlerts {
+		r.alerts.hold = make(chan struct{})
+	}
 	for _, u := range cfg.ProtectedUsers {
 		r.protUsers[strings.ToLower(strings.TrimSpace(u))] = true
 	}
@@ -219,8 +238,18 @@ func (r *Responder) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("responder: %w", err)
 	}
+	acl, err := newAlertClient(r.cfg.Brokers, r.log, r.cfg.ClientOpts)
+	if err != nil {
+		return err
+	}
+	defer acl.Close()
+	actx, stopAlerts := context.WithCancel(ctx)
+	alertsDone := make(chan struct{})
+	go func() { defer close(alertsDone); r.alerts.run(actx, acl) }()
+	defer func() { stopAlerts(); <-alertsDone }()
 	r.mu.Lock()
 	r.runCtx = ctx
+	r.alertCl = acl
 	r.mu.Unlock()
 	defer r.wg.Wait()
 	// A static member does not leave the group when its client closes.
@@ -286,6 +315,7 @@ func (r *Responder) runSession(ctx context.Context) error {
 		OnAssigned: r.assigned, OnRevoked: r.revoked, Logger: r.log,
 	})
 	opts = append(opts, r.cfg.ClientOpts...)
+	opts = append(opts, r.cfg.Signer.Opt())
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("responder: client: %w", err)
@@ -322,6 +352,10 @@ func (r *Responder) runSession(ctx context.Context) error {
 		// Protected-group lookups are Okta calls: made before the state
 		// lock, for the batch's proposals.
 		reqs := r.parse(fs)
+		if err := r.knowAlerts(ctx, reqs); err != nil {
+			r.requeue(results)
+			return err
+		}
 		groups := r.lookupGroups(ctx, reqs)
 
 		if err := sess.Begin(); err != nil {
@@ -494,6 +528,8 @@ type request struct {
 	partition int32
 	q         record.Request
 	err       string // drop reason, if the record is unusable
+	refused   string // trust-check refusal (trust.go), if any
+	signer    string // who signed it
 }
 
 func (r *Responder) parse(fs kgo.Fetches) []request {
@@ -505,6 +541,8 @@ func (r *Responder) parse(fs kgo.Fetches) []request {
 		} else if err := validRequest(&rq.q); err != nil {
 			rq.err = "invalid"
 			r.log.Warn("dropping invalid request", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		} else {
+			r.checkRequest(rec, &rq)
 		}
 		out = append(out, rq)
 	})
@@ -549,7 +587,7 @@ func (r *Responder) lookupGroups(ctx context.Context, reqs []request) map[string
 	todo := map[string]lookup{}
 	for _, rq := range reqs {
 		q := &rq.q
-		if rq.err != "" || q.Type != record.RequestPropose || r.cfg.Policy.Mode(q.Kind, q.Basis.DetectionSeverity) == record.ModeOff {
+		if rq.err != "" || rq.refused != "" || q.Type != record.RequestPropose || r.cfg.Policy.Mode(q.Kind, q.Basis.DetectionSeverity) == record.ModeOff {
 			continue
 		}
 		todo[q.IntegrationID+"/"+q.User.ID] = lookup{q.IntegrationID, q.User.ID}
@@ -605,6 +643,10 @@ func (r *Responder) apply(reqs []request, groups map[string]groupCheck, results 
 		}
 		if rq.err != "" {
 			r.m.dropped.WithLabelValues(rq.err).Inc()
+			continue
+		}
+		if rq.refused != "" {
+			r.m.refused.WithLabelValues(rq.refused).Inc()
 			continue
 		}
 		switch rq.q.Type {
@@ -799,16 +841,19 @@ func (r *Responder) decide(p *part, partition int32, q *record.Request, now time
 		r.log.Warn("decision after the approval expired dropped", "action", q.ActionID, "type", q.Type, "expired_at", a.ExpiresAt, "request", q.ID)
 		return
 	}
-	by := q.By
+	// checkRequest made sure an API-signed principal with the approver
+	// role asked.
+	by := q.Principal.Name
 	if by == "" {
-		by = "analyst"
+		by = q.Principal.ID
 	}
+	decider := *q.Principal
 	decidedAt := q.At
 	if decidedAt.IsZero() || decidedAt.After(now) {
 		decidedAt = now
 	}
 	na := next(a)
-	na.DecidedBy, na.DecidedAt = by, decidedAt
+	na.DecidedBy, na.DecidedAt, na.Decider = by, decidedAt, &decider
 	if q.Reason != "" {
 		na.Reason = strings.TrimSpace(na.Reason + "; " + q.Type + " reason: " + q.Reason)
 	}

@@ -204,7 +204,7 @@ func TestApproveAndReject(t *testing.T) {
 	pr := e.waitState(qr.ActionID, record.ActionPending)
 
 	ap := e.decision(record.RequestApprove, pa, "approve-a")
-	ap.By, ap.Reason = "analyst", "confirmed with the user's manager"
+	ap.Reason = "confirmed with the user's manager"
 	e.send(ap)
 	a := e.waitState(qa.ActionID, record.ActionSucceeded)
 	if e.org.status(us[0].ID) != sim.StatusSuspended {
@@ -214,7 +214,7 @@ func TestApproveAndReject(t *testing.T) {
 	if err != nil || u.Status != okta.UserSuspended {
 		t.Fatalf("GetUser: %+v %v", u, err)
 	}
-	if a.DecidedBy != "analyst" || a.ExecutedAt.IsZero() || a.Attempts != 1 {
+	if a.DecidedBy != approver.Name || a.Decider == nil || *a.Decider != approver || a.ExecutedAt.IsZero() || a.Attempts != 1 {
 		t.Fatalf("%+v", a)
 	}
 	var res okta.ActionRecord
@@ -228,7 +228,7 @@ func TestApproveAndReject(t *testing.T) {
 
 	e.send(e.decision(record.RequestReject, pr, "reject-b"))
 	r := e.waitState(qr.ActionID, record.ActionRejected)
-	if r.DecidedBy != "analyst" || e.org.status(us[1].ID) != sim.StatusActive || e.org.changesOf(us[1].ID) != 0 {
+	if r.DecidedBy != approver.Name || e.org.status(us[1].ID) != sim.StatusActive || e.org.changesOf(us[1].ID) != 0 {
 		t.Fatalf("rejected action acted: %+v", r)
 	}
 	// Approve after reject: dropped, nothing written.
@@ -387,7 +387,8 @@ func writeAction(t *testing.T, e *env, a record.Action) {
 	// Both topics have the same partition count and the same default
 	// partitioner: the key picks the same partition number on both.
 	rec.Topic, rec.Value = "clarion.actions", b
-	if err := e.prod.ProduceSync(t.Context(), rec).FirstErr(); err != nil {
+	e.keys.signer(record.SignerResponder).Sign(rec)
+	if err := e.raw.ProduceSync(t.Context(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -406,7 +407,10 @@ func TestInvalidRequestsDropped(t *testing.T) {
 	bad.Value = []byte(`{"id": 1`)
 	unknown := e.decision(record.RequestApprove, record.Action{ID: "nope", IntegrationID: testInteg, User: q.User}, "approve-unknown")
 	urec, _ := record.RequestRecord(unknown)
-	if err := e.prod.ProduceSync(t.Context(), rec, &bad, urec).FirstErr(); err != nil {
+	if err := e.prod.ProduceSync(t.Context(), rec, &bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.apiProd.ProduceSync(t.Context(), urec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	e.waitMetric(1, "clarion_responder_requests_dropped_total", "reason", "invalid")

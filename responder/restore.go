@@ -128,6 +128,13 @@ func (r *Responder) restore(ctx context.Context, parts []int32) error {
 				if rec.Attrs.IsControl() {
 					return
 				}
+				if _, err := r.cfg.Verifier.Verify(rec, record.SignerResponder); err != nil {
+					// Only the responder writes actions: a forged one
+					// (say, "executing") must not be resumed.
+					r.m.actionsRefused.Inc()
+					r.log.Warn("ignoring clarion.actions record not signed by the responder", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+					return
+				}
 				var a record.Action
 				if err := json.Unmarshal(rec.Value, &a); err != nil || a.ID == "" {
 					corrupt++

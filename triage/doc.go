@@ -12,16 +12,20 @@
 //     record.Output and pass ValidateOutput (one repair attempt, then the
 //     deterministic verdict stands and TriageRun.Fallback says why);
 //  4. applies the triage policy gate (see gate): the agent may close only
-//     Low/Medium alerts whose deterministic disposition is not Confirmed
-//     Threat; otherwise its closing verdict is held back (Escalated,
-//     action_required=clarification);
+//     Low/Medium alerts whose deterministic disposition is neither
+//     Suspicious nor Confirmed Threat; otherwise its closing verdict is
+//     held back (Escalated, action_required=clarification);
 //  5. produces the record.TriageRun on clarion.triage, then the verdict
 //     update, then record.Request proposals on clarion.responder.requests
 //     (the kinds the final output recommends when it is Suspicious or
 //     Confirmed Threat, and always both kinds when the deterministic
 //     disposition is Confirmed Threat). Each proposal's Basis carries the
 //     detection severity and the deterministic disposition, the only
-//     inputs the responder lets make an action automatic.
+//     inputs the responder lets make an action automatic; its Reason is
+//     the deterministic basis, with the model's summary quoted as the
+//     model's (proposalReason). Everything triage writes is signed
+//     (record.SignerTriage); it reads only alerts and anomalies signed by
+//     the processor.
 //
 // The anomalies an alert lists are read from clarion.anomalies into a
 // bounded in-memory index (they are committed in the same processor
@@ -38,7 +42,8 @@
 // JSON with <, > and & escaped, so data cannot close its block or forge a
 // role. The tools only read (recent_signins, user_profile,
 // user_system_log, tenant_prevalence); a tool name the model invents gets
-// an error result and nothing runs. tenant_prevalence answers only for
+// an error result and nothing runs, and so do arguments outside a tool's
+// declared schema (ErrToolArguments, counted). tenant_prevalence answers only for
 // the alert's own IPs, ASNs and cities. Nothing the model says can make an
 // action automatic: Basis.Deterministic comes from the rules below.
 //

@@ -23,10 +23,11 @@ type gateResult struct {
 //   - agent == nil (no LLM, or fallback): the deterministic verdict stands.
 //   - The agent may close (Benign, False Positive, Duplicated) only an
 //     alert whose detection severity is Low or Medium and whose
-//     deterministic disposition is not Confirmed Threat. Otherwise its
-//     closing verdict is held back: the final disposition is the
-//     deterministic one when that escalates, else Suspicious, and the
-//     alert waits for an analyst's clarification.
+//     deterministic disposition is neither Suspicious nor Confirmed
+//     Threat: the model can raise what the rules found, never lower it.
+//     Otherwise its closing verdict is held back: the final disposition
+//     is the deterministic one when that escalates, else Suspicious, and
+//     the alert waits for an analyst's clarification.
 //   - The agent may escalate anything.
 //   - Proposals: the kinds the final output recommends when the final
 //     disposition is Suspicious or Confirmed Threat, and always both
@@ -40,7 +41,7 @@ func gate(det record.Output, agent *record.Output, detSev string) gateResult {
 	case agent == nil:
 		g.Final = det
 	case record.Closing(agent.Disposition) &&
-		(record.SeverityRank(detSev) >= record.SeverityRank(record.SeverityHigh) || det.Disposition == record.DispositionConfirmedThreat):
+		(record.SeverityRank(detSev) >= record.SeverityRank(record.SeverityHigh) || escalates(det.Disposition)):
 		g.Held = true
 		g.Final = det
 		if record.Closing(det.Disposition) {
@@ -53,7 +54,7 @@ func gate(det record.Output, agent *record.Output, detSev string) gateResult {
 		if len(g.Final.Summary) > maxSummary {
 			g.Final.Summary = clip(g.Final.Summary, maxSummary)
 		}
-		g.Why = fmt.Sprintf("agent verdict %s held back: only alerts with detection severity Low or Medium and a deterministic disposition other than Confirmed Threat may be closed by the agent (detection severity %s, deterministic %s)",
+		g.Why = fmt.Sprintf("agent verdict %s held back: only alerts with detection severity Low or Medium and a deterministic disposition other than Suspicious or Confirmed Threat may be closed by the agent (detection severity %s, deterministic %s)",
 			agent.Disposition, detSev, det.Disposition)
 	default:
 		g.Final = *agent
@@ -84,4 +85,24 @@ func kindOrder(k string) int {
 		return 0
 	}
 	return 1
+}
+
+// escalates reports whether a deterministic disposition is Suspicious or
+// worse: the agent may not close such an alert.
+func escalates(d string) bool {
+	return d == record.DispositionSuspicious || d == record.DispositionConfirmedThreat
+}
+
+// proposalReason is what an approver reads on a proposed action: the
+// deterministic basis (rule summary, dispositions, detection severity,
+// all from numbers Clarion computed), then, when the model decided, the
+// model's summary as the model's, quoted and clipped. Event text reaches
+// the reason only inside that quotation.
+func proposalReason(det record.Output, final record.Output, detSev, by string) string {
+	r := fmt.Sprintf("Deterministic triage: %s (disposition %s, detection severity %s). Verdict: %s by %s.",
+		det.Summary, det.Disposition, detSev, final.Disposition, by)
+	if by == "llm" && final.Summary != "" {
+		r += fmt.Sprintf(" The model's summary (its words, not Clarion's): %q", clip(final.Summary, 300))
+	}
+	return clip(r, 1000)
 }

@@ -1,6 +1,8 @@
 package triage
 
 import (
+	"github.com/clarion-itdr/clarion/internal/secrets"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -282,4 +284,32 @@ func kinds(ps []record.Request) string {
 		k = append(k, p.Kind)
 	}
 	return strings.Join(k, ",")
+}
+
+// testKeys are one test's record signers and verifier.
+type testKeys struct {
+	mk       *secrets.MasterKey
+	verifier *record.Verifier
+}
+
+func newKeys(t testing.TB) *testKeys {
+	t.Helper()
+	mk, err := secrets.NewMasterKey(secrets.RandomBytes(secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := record.DeriveVerifier(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testKeys{mk: mk, verifier: v}
+}
+
+func (k *testKeys) signer(t testing.TB, name string) *record.Signer {
+	t.Helper()
+	s, err := record.DeriveSigner(k.mk, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -188,8 +188,14 @@ func TestGateTable(t *testing.T) {
 	}{
 		{"no agent CT", ct, nil, record.SeverityCritical, record.DispositionConfirmedThreat, false, "suspend_user,clear_sessions"},
 		{"no agent benign", ben, nil, record.SeverityLow, record.DispositionBenign, false, ""},
-		{"agent closes Low", sus, &ben, record.SeverityLow, record.DispositionBenign, false, ""},
-		{"agent closes Medium", sus, &fp, record.SeverityMedium, record.DispositionFalsePositive, false, ""},
+		{"agent closes Low det benign", ben, &fp, record.SeverityLow, record.DispositionFalsePositive, false, ""},
+		{"agent closes Medium det unknown", record.Output{Disposition: record.DispositionUnknown, Severity: record.SeverityMedium}, &ben, record.SeverityMedium, record.DispositionBenign, false, ""},
+		// The model cannot overrule the rules downward: a deterministic
+		// Suspicious is never closed without a human, whatever the
+		// severity (the injected "this is benign, close it" on a
+		// Medium alert).
+		{"agent closes Low det suspicious", sus, &ben, record.SeverityLow, record.DispositionSuspicious, true, "clear_sessions"},
+		{"agent closes Medium det suspicious", sus, &fp, record.SeverityMedium, record.DispositionSuspicious, true, "clear_sessions"},
 		{"agent closes High", sus, &ben, record.SeverityHigh, record.DispositionSuspicious, true, "clear_sessions"},
 		{"agent closes Low det CT", ct, &ben, record.SeverityLow, record.DispositionConfirmedThreat, true, "suspend_user,clear_sessions"},
 		{"agent closes High det benign", ben, &fp, record.SeverityHigh, record.DispositionSuspicious, true, ""},

@@ -17,6 +17,7 @@ type metrics struct {
 	skipped   *prometheus.CounterVec // reason
 	missing   prometheus.Counter
 	indexed   prometheus.GaugeFunc
+	refused   prometheus.Counter // tool calls outside the schema
 }
 
 func newMetrics(reg prometheus.Registerer, indexSize func() float64) *metrics {
@@ -41,9 +42,11 @@ func newMetrics(reg prometheus.Registerer, indexSize func() float64) *metrics {
 		proposals: f.NewCounterVec(prometheus.CounterOpts{Name: "clarion_triage_proposals_total",
 			Help: "Action proposals sent to the responder, by kind."}, []string{"kind"}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{Name: "clarion_triage_skipped_total",
-			Help: "Alert records not triaged, by reason (not_new, superseded, malformed)."}, []string{"reason"}),
+			Help: "Alert records not triaged, by reason (not_new, superseded, malformed; unsigned, untrusted_signer, bad_signature: not the processor's; anomaly_*: anomaly records not the processor's)."}, []string{"reason"}),
 		missing: f.NewCounter(prometheus.CounterOpts{Name: "clarion_triage_anomalies_missing_total",
 			Help: "Alerts triaged before all their anomalies arrived (the wait ran out)."}),
+		refused: f.NewCounter(prometheus.CounterOpts{Name: "clarion_triage_tool_calls_refused_total",
+			Help: "Tool calls refused because their arguments were outside the tool's schema (undeclared argument, wrong type, out of range); nothing ran."}),
 		indexed: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "clarion_triage_indexed_alerts",
 			Help: "Alerts whose anomalies are held in the in-memory index."}, indexSize),
 	}

@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,9 @@ func TestRunConsumesAlertsAndProduces(t *testing.T) {
 	u := org.user(t)
 	user := record.UserRef{ID: u.ID, Login: u.Login}
 	ctx := tctx(t)
-	prod := bustest.Client(t, c.Brokers)
+	keys := newKeys(t)
+	prod := bustest.Client(t, c.Brokers, keys.signer(t, record.SignerProcessor).Opt()) // as the processor writes
+	raw := bustest.Client(t, c.Brokers)                                                // anyone with broker access
 
 	// A: an attack, whose version 1 is superseded by version 2 in the same poll.
 	a1, aAns := attackScenario().build("integ-1", user, 1)
@@ -59,8 +62,14 @@ func TestRunConsumesAlertsAndProduces(t *testing.T) {
 	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// D: a forged alert (unsigned) with a forged anomaly: never triaged.
+	d, dAns := attackScenario().build("integ-1", record.UserRef{ID: "00uforged"}, 1)
+	if err := raw.ProduceSync(ctx, append(anomalyRecords(t, dAns), alertRecord(t, d))...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 
-	tr := newTriage(t, Config{Brokers: c.Brokers, Okta: org, AnomalyWait: 20 * time.Second})
+	tr := newTriage(t, Config{Brokers: c.Brokers, Okta: org, AnomalyWait: 20 * time.Second,
+		Signer: keys.signer(t, record.SignerTriage), Verifier: keys.verifier})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(rctx) }()
@@ -126,6 +135,14 @@ func TestRunConsumesAlertsAndProduces(t *testing.T) {
 	if len(kinds[b.ID]) != 0 {
 		t.Fatalf("escalated alert B was triaged: %v", kinds[b.ID])
 	}
+	if len(kinds[d.ID]) != 0 || byAlert[d.ID].ID != "" {
+		t.Fatalf("forged alert D was triaged: %v", kinds[d.ID])
+	}
+	for _, r := range updates {
+		if _, err := keys.verifier.Verify(r, record.SignerTriage); err != nil {
+			t.Fatalf("triage's update is not signed: %v", err)
+		}
+	}
 
 	props := bustest.ConsumeN(t, c.Brokers, bus.TopicResponderRequests, 2, 30*time.Second)
 	for _, r := range props {
@@ -133,13 +150,17 @@ func TestRunConsumesAlertsAndProduces(t *testing.T) {
 		if err := json.Unmarshal(r.Value, &q); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := keys.verifier.Verify(r, record.SignerTriage); err != nil {
+			t.Fatalf("triage's proposal is not signed: %v", err)
+		}
 		if q.AlertID != a2.ID || q.Type != record.RequestPropose || q.Basis == nil || q.Basis.Deterministic != record.DispositionConfirmedThreat ||
 			q.ActionID != record.ActionID(a2.ID, q.Kind) || q.ID != q.ActionID+"-v2" {
 			t.Fatalf("proposal %+v", q)
 		}
 	}
 
-	// Offsets are committed for every alert record (5 records).
+	// Offsets are committed for every alert record (6 records, the
+	// forged one too).
 	adm := kadm.NewClient(prod)
 	for {
 		offs, err := adm.FetchOffsets(ctx, "clarion-triage")
@@ -151,13 +172,22 @@ func TestRunConsumesAlertsAndProduces(t *testing.T) {
 				}
 			})
 		}
-		if total == 5 {
+		if total == 6 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("committed %d alert offsets, want 5 (err %v)", total, err)
+			t.Fatalf("committed %d alert offsets, want 6 (err %v)", total, err)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// Every alert is handled now (offsets follow the produces): nothing
+	// anywhere names the forged alert D.
+	for _, topic := range []string{bus.TopicEvents, bus.TopicTriage, bus.TopicResponderRequests} {
+		for _, r := range bustest.ConsumeAll(t, c.Brokers, topic, 30*time.Second) {
+			if strings.Contains(string(r.Value), d.ID) {
+				t.Fatalf("%s names the forged alert: %s", topic, r.Value)
+			}
 		}
 	}
 }

@@ -212,6 +212,9 @@ func (tb *toolbox) run(ctx context.Context, name, args string) (any, string, err
 	if !json.Valid([]byte(a)) {
 		return nil, "", errors.New("arguments are not valid JSON")
 	}
+	if err := checkToolArgs(name, []byte(a)); err != nil {
+		return nil, "", err
+	}
 	key := name + "\x00" + canonicalJSON(a)
 	tb.mu.Lock()
 	e := tb.cache[key]

@@ -65,6 +65,12 @@ type Config struct {
 	Brokers []string
 	// KafkaOpts are extra franz-go options for every client (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
+	// Signer signs triage's updates and proposals (record.SignerTriage);
+	// Verifier checks that alerts and anomalies are the processor's:
+	// anything else on clarion.alerts or clarion.anomalies is ignored
+	// (docs/trust.md). Both required by Run.
+	Signer   *record.Signer
+	Verifier *record.Verifier
 	// Group is the consumer group on clarion.alerts. Default "clarion-triage".
 	Group string
 	// Okta gives the Okta client of an alert's integration for the
@@ -236,8 +242,11 @@ func (t *Triage) Run(ctx context.Context) error {
 	if len(t.cfg.Brokers) == 0 {
 		return errors.New("triage: no Kafka brokers")
 	}
+	if t.cfg.Signer == nil || t.cfg.Verifier == nil || t.cfg.Signer.Name() != record.SignerTriage {
+		return errors.New("triage: Config.Signer (as record.SignerTriage) and Config.Verifier are required")
+	}
 	t.log.Info("triage starting", "llm", t.cfg.LLM, "max_steps", t.cfg.MaxSteps, "max_tokens", t.cfg.MaxTokens, "timeout", t.cfg.Timeout)
-	prod, err := bus.NewClient(t.cfg.Brokers, t.log, append(bus.ProducerOpts(0), t.cfg.KafkaOpts...)...)
+	prod, err := bus.NewClient(t.cfg.Brokers, t.log, append(append(bus.ProducerOpts(0), t.cfg.KafkaOpts...), t.cfg.Signer.Opt())...)
 	if err != nil {
 		return fmt.Errorf("triage: producer: %w", err)
 	}
@@ -290,6 +299,11 @@ func (t *Triage) followAnomalies(ctx context.Context, cl *kgo.Client) {
 			t.log.Warn("triage: fetch anomalies", "partition", p, "err", err)
 		})
 		fs.EachRecord(func(r *kgo.Record) {
+			if _, err := t.cfg.Verifier.Verify(r, record.SignerProcessor); err != nil {
+				t.m.skipped.WithLabelValues("anomaly_" + record.ReasonOf(err)).Inc()
+				t.log.Warn("triage: anomaly not signed by the processor ignored", "partition", r.Partition, "offset", r.Offset, "err", err)
+				return
+			}
 			var a Anomaly
 			if err := json.Unmarshal(r.Value, &a); err != nil {
 				t.log.Warn("triage: undecodable anomaly", "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -331,6 +345,11 @@ func (t *Triage) handle(ctx context.Context, prod *kgo.Client, recs []*kgo.Recor
 	latest := map[string]*Alert{}
 	var order []string
 	for _, r := range recs {
+		if _, err := t.cfg.Verifier.Verify(r, record.SignerProcessor); err != nil {
+			t.m.skipped.WithLabelValues(record.ReasonOf(err)).Inc()
+			t.log.Warn("triage: alert not signed by the processor ignored", "partition", r.Partition, "offset", r.Offset, "err", err)
+			continue
+		}
 		a, err := ParseAlert(r.Value)
 		if err != nil {
 			t.m.skipped.WithLabelValues("malformed").Inc()
@@ -462,6 +481,9 @@ func (t *Triage) triage(ctx context.Context, a *Alert, anomalies []Anomaly, miss
 		if err != nil {
 			r = "error"
 		}
+		if errors.Is(err, ErrToolArguments) {
+			t.m.refused.Inc()
+		}
 		t.m.tools.WithLabelValues(tool, r).Observe(d.Seconds())
 	}
 
@@ -551,7 +573,7 @@ func (t *Triage) triage(ctx context.Context, a *Alert, anomalies []Anomaly, miss
 		b := basis
 		res.Proposals = append(res.Proposals, record.Request{
 			ID: fmt.Sprintf("%s-v%d", id, a.Version), Type: record.RequestPropose, ActionID: id, At: run.Finished, By: "triage",
-			Reason: clip(g.Final.Summary, 500), Kind: k, AlertID: a.ID, AlertVersion: a.Version,
+			Reason: proposalReason(det, g.Final, detSev, run.By), Kind: k, AlertID: a.ID, AlertVersion: a.Version,
 			IntegrationID: a.IntegrationID, User: a.User, Basis: &b,
 		})
 		t.m.proposals.WithLabelValues(k).Inc()

@@ -45,7 +45,6 @@ import (
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/demo"
 	"github.com/clarion-itdr/clarion/internal/record"
-	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/responder"
@@ -170,7 +169,7 @@ func main() {
 	if !ok {
 		check(fmt.Errorf("integration %s gone", integ))
 	}
-	oc, err := in.OktaClient(a.Key, okta.Config{Logger: log})
+	oc, err := in.OktaClient(a.Key, a.OktaBase(log))
 	check(err)
 	var base []float64
 	for _, u := range spare {

@@ -19,6 +19,7 @@ package responder
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,8 +31,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/record"
+	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/okta/sim"
 	"github.com/clarion-itdr/clarion/okta/sim/simtest"
@@ -91,9 +96,25 @@ func BenchmarkProposalToSuspend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	mk, err := secrets.NewMasterKey(secrets.RandomBytes(secrets.KeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier, err := record.DeriveVerifier(mk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer := func(name string) *record.Signer {
+		s, err := record.DeriveSigner(mk, name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
 	r, err := responder.New(responder.Config{
 		Brokers: kafka.Brokers, Okta: oneClient{oc}, Policy: policy, MaxAutoPerHour: 1 << 30,
 		TransactionalID: "responder-bench", Logger: quiet,
+		Signer: signer(record.SignerResponder), Verifier: verifier,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -108,7 +129,8 @@ func BenchmarkProposalToSuspend(b *testing.B) {
 	go func() { defer wg.Done(); _ = r.Run(ctx) }()
 	go func() { defer wg.Done(); _ = view.Run(ctx) }()
 	b.Cleanup(func() { cancel(); wg.Wait() })
-	prod := bustest.Client(b, kafka.Brokers)
+	prod := bustest.Client(b, kafka.Brokers, signer(record.SignerTriage).Opt())
+	proc := bustest.Client(b, kafka.Brokers, signer(record.SignerProcessor).Opt())
 
 	run := func(i int) (exec, commit time.Duration) {
 		user := pool[i%len(pool)]
@@ -134,6 +156,14 @@ func BenchmarkProposalToSuspend(b *testing.B) {
 		}
 		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 		defer wcancel()
+		// The processor's alert comes first (the responder takes the
+		// subject and severity from it), as triage reads it before
+		// proposing.
+		ab, _ := json.Marshal(map[string]any{"id": alert, "integration_id": integ, "user": record.UserRef{ID: user},
+			"severity": record.SeverityCritical, "detection_severity": record.SeverityCritical, "version": 1})
+		if err := proc.ProduceSync(wctx, &kgo.Record{Topic: bus.TopicAlerts, Key: bus.KeyFor(integ, user), Value: ab}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
 		t0 := time.Now()
 		if err := prod.ProduceSync(wctx, rec).FirstErr(); err != nil {
 			b.Fatal(err)

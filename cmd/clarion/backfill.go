@@ -29,7 +29,7 @@ func newBackfillCmd() *cobra.Command {
 	var (
 		id, since, until, brokers, dataDir, types string
 		kf                                        kafkaFlags
-		quiet                                     bool
+		quiet, allowInsecure                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "backfill --integration ID --since 24h",
@@ -81,7 +81,7 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 			if !ok {
 				return fmt.Errorf("no integration %q (clarion integration list shows the ids)", id)
 			}
-			client, err := in.OktaClient(key, okta.Config{Logger: log})
+			client, err := in.OktaClient(key, okta.Config{Logger: log, Insecure: allowInsecure})
 			if err != nil {
 				return err
 			}
@@ -138,6 +138,7 @@ Kafka: --kafka-brokers, or the embedded Kafka of a running "clarion run"
 	f.StringVar(&dataDir, "data-dir", "./data", "data directory of clarion run, holding master.key (or set CLARION_MASTER_KEY)")
 	f.StringVar(&types, "event-types", "", "event types to import, comma-separated (default: user.session.start and the sign-in flow's types, okta.SignInEventTypes)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar")
+	f.BoolVar(&allowInsecure, "allow-insecure-tenants", false, "allow a test tenant's http/IP/loopback URL (the simulated org only)")
 	envUsage(f)
 	return cmd
 }

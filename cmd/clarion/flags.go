@@ -66,6 +66,7 @@ type runFlags struct {
 	maxBody       int64
 	ackTimeout    time.Duration
 	allowInsecure bool
+	oktaDomains   []string
 	logLevel      string
 	logFormat     string
 
@@ -89,6 +90,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, embedded bool) {
 	fs.Int64Var(&f.maxBody, "max-body", 10<<20, "largest event hook delivery accepted, in bytes")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", 2500*time.Millisecond, "wait for Kafka acks before answering a hook 503")
 	fs.BoolVar(&f.allowInsecure, "allow-insecure-tenants", false, "allow http, IP and localhost tenant URLs (the simulated org only)")
+	fs.StringSliceVar(&f.oktaDomains, "okta-domains", nil, "only call Okta orgs under these domains: *.okta.com,*.oktapreview.com,*.okta-emea.com and custom domains (default: any public host)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	f.people.register(fs)
@@ -179,6 +181,7 @@ func (f *runFlags) config(log *slog.Logger) app.Config {
 		LakeFlushInterval:     f.lakeFlush,
 		Triage:                f.triage.settings(),
 		Responder:             f.responder,
+		OktaDomains:           f.oktaDomains,
 		AdminToken:            os.Getenv("CLARION_ADMIN_TOKEN"),
 		MasterKey:             os.Getenv("CLARION_MASTER_KEY"),
 		MaxBody:               f.maxBody,

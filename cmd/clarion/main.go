@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newConsoleCmd(),
 		newDemoCmd(),
 		newOktasimCmd(),
+		newKeysCmd(),
 		newIntegrationCmd(),
 		newBackfillCmd(),
 		newEvalCmd(),

@@ -18,7 +18,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "clarion_console_records_total", Help: "Alert, anomaly, triage and action records folded into the console's read model.",
 		}, []string{"kind"}),
 		bad: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "clarion_console_bad_records_total", Help: "Records the console's read model could not decode and skipped.",
+			Name: "clarion_console_bad_records_total", Help: "Records the console's read model could not decode, or that were not signed by their writer, and skipped.",
 		}),
 		stale: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clarion_console_stale_alerts_total", Help: "Alert records ignored because a newer or equal version was held.",

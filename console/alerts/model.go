@@ -55,6 +55,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clarion-itdr/clarion/internal/bus"
+	"github.com/clarion-itdr/clarion/internal/record"
 )
 
 // Defaults of Config.
@@ -74,6 +75,12 @@ type Config struct {
 	Brokers []string
 	// KafkaOpts are extra franz-go options for the model's client.
 	KafkaOpts []kgo.Opt
+	// Verifier, when set, makes Run skip records not signed by the
+	// component that writes their topic (alerts and anomalies: the
+	// processor; triage runs: triage; actions: the responder), so a
+	// record forged onto Kafka is never shown to an analyst, nor used as
+	// the Base of feedback. clarion run sets it (docs/trust.md).
+	Verifier *record.Verifier
 	// MaxAlerts caps the alerts held in memory. Default DefaultMaxAlerts
 	// (25-100 MiB with typical alerts; see the package comment for sizes).
 	MaxAlerts int
@@ -220,6 +227,13 @@ func (m *Model) Run(ctx context.Context) error {
 			m.log.Warn("alerts: fetch", "topic", t, "partition", p, "err", err)
 		})
 		fs.EachRecord(func(r *kgo.Record) {
+			if v := m.cfg.Verifier; v != nil {
+				if _, err := v.Verify(r, writerOf(r.Topic)); err != nil {
+					m.m.bad.Inc()
+					m.log.Warn("alerts: skipping a record not signed by its writer", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+					return
+				}
+			}
 			if err := m.Apply(r.Topic, r.Value); err != nil {
 				m.m.bad.Inc()
 				m.log.Warn("alerts: skipping a record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -496,4 +510,15 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, errors.New("missing")
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// writerOf names the signer of a topic the model follows.
+func writerOf(topic string) string {
+	switch topic {
+	case bus.TopicTriage:
+		return record.SignerTriage
+	case bus.TopicActions:
+		return record.SignerResponder
+	}
+	return record.SignerProcessor
 }

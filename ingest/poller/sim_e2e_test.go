@@ -81,7 +81,7 @@ func TestSimPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 		return newPoller(t, kc.Brokers, store, func(c *Config) {
 			c.NewClient = nil // the production path: in.OktaClient(MasterKey, Okta)
 			c.MasterKey = key
-			c.Okta = okta.Config{RetryBackoff: 5 * time.Millisecond, Logger: quiet(), Now: clock}
+			c.Okta = okta.Config{RetryBackoff: 5 * time.Millisecond, Logger: quiet(), Now: clock, Insecure: true} // the server allows test tenants
 			c.PageLimit = 50
 			c.Now = clock
 		})
@@ -153,7 +153,7 @@ func TestSimPollerExactAcrossPagesRestartsAnd429(t *testing.T) {
 // the poller, and returns the last uuid followed by all uuids in order.
 func readAll(t *testing.T, ctx context.Context, in *integration.Integration, key *secrets.MasterKey, clock func() time.Time, since time.Time) []string {
 	t.Helper()
-	c, err := in.OktaClient(key, okta.Config{RetryBackoff: 5 * time.Millisecond, Logger: quiet(), Now: clock})
+	c, err := in.OktaClient(key, okta.Config{RetryBackoff: 5 * time.Millisecond, Logger: quiet(), Now: clock, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/audit"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/responder"
@@ -136,6 +137,10 @@ type Config struct {
 	// AllowInsecureTenants allows http/IP/localhost tenant URLs when a
 	// create request asks for it: for the simulated org only.
 	AllowInsecureTenants bool
+	// OktaDomains, when set, limits the Okta orgs Clarion calls to these
+	// domains ("*.okta.com" patterns or exact custom domains, see
+	// okta.Config.AllowedDomains). Default: any public host name.
+	OktaDomains []string
 	// ShutdownTimeout bounds the drain on stop. Default 15 s.
 	ShutdownTimeout time.Duration
 	// Triage configures the triage agent (LLM provider and bounds); the
@@ -263,7 +268,13 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.producer, err = bus.NewClient(a.Brokers, a.log, append(bus.ProducerOpts(cfg.ProduceLinger), a.kafkaOpts...)...)
+	// The shared producer carries what people do through the API
+	// (decisions, feedback, analysts' proposals): signed as the API.
+	apiSigner, err := a.signer(record.SignerAPI)
+	if err != nil {
+		return nil, err
+	}
+	a.producer, err = bus.NewClient(a.Brokers, a.log, append(append(bus.ProducerOpts(cfg.ProduceLinger), a.kafkaOpts...), apiSigner.Opt())...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -337,8 +348,12 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 			return nil, err
 		}
 		a.API.Register(a.Mux)
+		verifier, err := a.verifier()
+		if err != nil {
+			return nil, err
+		}
 		con, err := console.New(console.Config{
-			Token: tok, Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Producer: a.producer,
+			Token: tok, Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Producer: a.producer, Verifier: verifier,
 			Logger: a.log.With("component", "console"), Registerer: a.Registry,
 			OIDC: a.oidcConfig(), SecureCookies: cfg.People.SecureCookies,
 		})
@@ -367,7 +382,7 @@ func New(ctx context.Context, cfg Config, target string) (_ *App, err error) {
 
 // verify runs an integration's read-only checks against its Okta org.
 func (a *App) verify(ctx context.Context, in *integration.Integration, hook integration.HookStatus) (any, error) {
-	c, err := in.OktaClient(a.Key, okta.Config{Logger: a.log.With("component", "okta", "integration", in.ID)})
+	c, err := in.OktaClient(a.Key, a.OktaBase(a.log.With("component", "okta", "integration", in.ID)))
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package app
 import (
 	"github.com/clarion-itdr/clarion/ingest/poller"
 	"github.com/clarion-itdr/clarion/internal/integration"
-	"github.com/clarion-itdr/clarion/okta"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/processor/detect"
 	"github.com/clarion-itdr/clarion/responder"
@@ -18,10 +18,14 @@ import (
 // are HTTP handlers, mounted by New.
 func (a *App) addComponents() error {
 	t, log := a.target, a.log
+	verifier, err := a.verifier()
+	if err != nil {
+		return err
+	}
 	if Runs(t, TargetPoller) {
 		p, err := poller.New(poller.Config{
 			Brokers: a.Brokers, KafkaOpts: a.kafkaOpts, Registry: a.Store, MasterKey: a.Key,
-			Okta:   okta.Config{Logger: log.With("component", "okta")},
+			Okta:   a.OktaBase(log.With("component", "okta")),
 			Logger: log.With("component", "poller"), Registerer: a.Registry,
 		})
 		if err != nil {
@@ -30,8 +34,13 @@ func (a *App) addComponents() error {
 		a.Add("poller", p)
 	}
 	if Runs(t, TargetProcessor) {
+		sig, err := a.signer(record.SignerProcessor)
+		if err != nil {
+			return err
+		}
 		p, err := processor.New(processor.Config{
 			Brokers: a.Brokers, ClientOpts: a.kafkaOpts, Logger: log.With("component", "processor"), Registerer: a.Registry,
+			Signer: sig, Verifier: verifier,
 			Params: detect.Params{EgressNetworks: a.cfg.EgressNetworks},
 		})
 		if err != nil {
@@ -42,6 +51,10 @@ func (a *App) addComponents() error {
 	if Runs(t, TargetTriage) {
 		tc := a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry)
 		tc.KafkaOpts = append(tc.KafkaOpts, a.kafkaOpts...)
+		if tc.Signer, err = a.signer(record.SignerTriage); err != nil {
+			return err
+		}
+		tc.Verifier = verifier
 		tr, err := triage.New(tc)
 		if err != nil {
 			return err
@@ -54,6 +67,10 @@ func (a *App) addComponents() error {
 			return err
 		}
 		rc.ClientOpts = append(rc.ClientOpts, a.kafkaOpts...)
+		if rc.Signer, err = a.signer(record.SignerResponder); err != nil {
+			return err
+		}
+		rc.Verifier = verifier
 		r, err := responder.New(rc)
 		if err != nil {
 			return err
@@ -94,7 +111,7 @@ func (a *App) oktaClients() *integration.Clients {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.clients == nil {
-		a.clients = integration.NewClients(a.Store, okta.Config{Logger: a.log.With("component", "okta")})
+		a.clients = integration.NewClients(a.Store, a.OktaBase(a.log.With("component", "okta")))
 	}
 	return a.clients
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/clarion-itdr/clarion/internal/app"
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/integration"
-	"github.com/clarion-itdr/clarion/okta"
 )
 
 // ImportHistory backfills the simulated org's System Log history into
@@ -38,7 +37,7 @@ func ImportHistory(ctx context.Context, a *app.App, id string, history time.Dura
 			}
 		}
 	}
-	client, err := in.OktaClient(a.Key, okta.Config{Logger: log.With("component", "okta")})
+	client, err := in.OktaClient(a.Key, a.OktaBase(log.With("component", "okta")))
 	if err != nil {
 		log.Error("demo history import", "err", err)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/secrets"
+	"github.com/clarion-itdr/clarion/okta"
 )
 
 func testKey(t *testing.T) *secrets.MasterKey {
@@ -151,5 +152,42 @@ func TestIDs(t *testing.T) {
 			t.Fatalf("id %q", in.ID)
 		}
 		seen[in.ID] = true
+	}
+}
+
+// TestInsecureNeedsTheServerNow: a test tenant created while the server
+// allowed them (--allow-insecure-tenants) loses its http/loopback access
+// once the server no longer allows them: no client is built for it.
+func TestInsecureNeedsTheServerNow(t *testing.T) {
+	t.Parallel()
+	key := testKey(t)
+	in, _, err := newIntegration(CreateRequest{TenantURL: "http://127.0.0.1:8081", ClientID: "x"}, true, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		serverAllows bool
+		wantErr      bool
+	}{{true, false}, {false, true}} {
+		cfg, err := in.OktaConfig(key, okta.Config{Insecure: tc.serverAllows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Insecure != tc.serverAllows {
+			t.Fatalf("server allows %v: client Insecure %v", tc.serverAllows, cfg.Insecure)
+		}
+		_, err = in.OktaClient(key, okta.Config{Insecure: tc.serverAllows})
+		if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, okta.ErrTenantURL)) {
+			t.Fatalf("server allows %v: OktaClient error %v", tc.serverAllows, err)
+		}
+	}
+	// A real tenant never becomes insecure because the server allows test
+	// tenants.
+	real, _, err := newIntegration(CreateRequest{TenantURL: "https://acme.okta.com", ClientID: "x"}, false, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := real.OktaConfig(key, okta.Config{Insecure: true}); cfg.Insecure {
+		t.Fatal("a real tenant got the test tenants' access")
 	}
 }

@@ -297,9 +297,14 @@ type Request struct {
 	Type     string    `json:"type"` // RequestPropose, RequestApprove, RequestReject
 	ActionID string    `json:"action_id"`
 	At       time.Time `json:"at"`
-	// By: "triage", or "analyst" (the console's admin), for the record.
+	// By: "triage", or the name of the person who asked (Principal.Name).
 	By     string `json:"by"`
 	Reason string `json:"reason,omitempty"`
+	// Principal is the person (or token) that asked, for requests written
+	// by the API. The responder honours an approve or reject only when it
+	// is signed by the API (SignerAPI) and names a principal holding the
+	// approver role.
+	Principal *Identity `json:"principal,omitempty"`
 
 	// Proposal fields (RequestPropose).
 	Kind          string  `json:"kind,omitempty"`
@@ -308,6 +313,16 @@ type Request struct {
 	IntegrationID string  `json:"integration_id"`
 	User          UserRef `json:"user"`
 	Basis         *Basis  `json:"basis,omitempty"`
+}
+
+// Identity is who made a request through the API: the principal the API
+// authenticated (internal/api.Principal), as recorded on Kafka.
+type Identity struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+	Role  string `json:"role"`
+	Via   string `json:"via"`
 }
 
 // Basis is what the policy gate decides an action's mode on. Only
@@ -394,8 +409,11 @@ type Action struct {
 	RequestedAt   time.Time `json:"requested_at"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"` // pending approvals only
 	DecidedBy     string    `json:"decided_by,omitempty"`
-	DecidedAt     time.Time `json:"decided_at,omitzero"`
-	ExecutedAt    time.Time `json:"executed_at,omitzero"`
+	// Decider is who approved or rejected the action (from the API's
+	// signed request); nil for the policy and for expiry.
+	Decider    *Identity `json:"decider,omitempty"`
+	DecidedAt  time.Time `json:"decided_at,omitzero"`
+	ExecutedAt time.Time `json:"executed_at,omitzero"`
 	// Guard names what blocked the action (ActionBlocked), e.g.
 	// "protected_user", "protected_group", "hourly_cap", "policy_off".
 	Guard  string `json:"guard,omitempty"`

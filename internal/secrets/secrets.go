@@ -9,6 +9,7 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -35,6 +36,7 @@ var ErrDecrypt = errors.New("secrets: cannot decrypt: wrong master key or corrup
 type MasterKey struct {
 	aead cipher.AEAD
 	mac  []byte
+	prk  []byte // HKDF pseudo-random key for Derive
 }
 
 // NewMasterKey builds a MasterKey from KeySize raw bytes.
@@ -53,7 +55,19 @@ func NewMasterKey(raw []byte) (*MasterKey, error) {
 	// Derive a separate MAC key so the encryption key never doubles as one.
 	h := hmac.New(sha256.New, raw)
 	h.Write([]byte("clarion webhook secret hash v1"))
-	return &MasterKey{aead: aead, mac: h.Sum(nil)}, nil
+	prk, err := hkdf.Extract(sha256.New, raw, []byte("clarion master key derive v1"))
+	if err != nil {
+		return nil, err
+	}
+	return &MasterKey{aead: aead, mac: h.Sum(nil), prk: prk}, nil
+}
+
+// Derive returns n bytes derived from the master key for purpose (HKDF-SHA256
+// expand with purpose as info): one independent key per purpose, e.g. the
+// seed of each component's record-signing key (internal/record), so the
+// one-binary mode needs no extra key material.
+func (k *MasterKey) Derive(purpose string, n int) ([]byte, error) {
+	return hkdf.Expand(sha256.New, k.prk, purpose, n)
 }
 
 // ParseMasterKey accepts a key as 64 hex digits or base64 (std or URL, with
