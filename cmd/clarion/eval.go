@@ -29,7 +29,13 @@ without Kafka, and reports tp, fp, fn, precision, recall and f1 per anomaly type
 --baseline okta-velocity scores Okta's default velocity check (805 km/h against the
 previous successful sign-in); --baseline panther scores Panther's
 okta_geo_improbable_access rule (900 km/h against the last login).
---compare runs Clarion and both baselines on the same file.`,
+--compare runs Clarion and both baselines on the same file.
+
+Lines with "incident": "<id>" are also scored per incident for the
+tenant-wide types (password_spray, credential_stuffing): an anomaly is a true
+positive when an event it cites belongs to an incident expecting its type
+(docs/detections-identity.md). --baseline panther then scores Panther's spray
+rule (one IP failing for >= 10 users in 15 minutes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenarios == "" {
@@ -43,6 +49,7 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 				modes = eval.Modes()
 			}
 			var reps []*eval.Report
+			var incs []*eval.IncidentReport
 			for _, m := range modes {
 				f, err := eval.Open(scenarios)
 				if err != nil {
@@ -54,20 +61,29 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 					return err
 				}
 				reps = append(reps, rep)
+				if incs, err = appendIncidents(incs, scenarios, m); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if len(reps) == 1 {
+				if len(reps) == 1 && incs == nil {
 					return enc.Encode(reps[0])
 				}
-				return enc.Encode(map[string]any{"runs": reps})
+				return enc.Encode(map[string]any{"runs": reps, "incidents": incs})
 			}
 			for i, r := range reps {
 				if i > 0 {
 					fmt.Fprintln(out)
 				}
+				if err := r.WriteText(out); err != nil {
+					return err
+				}
+			}
+			for _, r := range incs {
+				fmt.Fprintln(out)
 				if err := r.WriteText(out); err != nil {
 					return err
 				}
@@ -80,4 +96,22 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 	cmd.Flags().StringVar(&baseline, "baseline", eval.ModeClarion, "clarion, okta-velocity or panther")
 	cmd.Flags().BoolVar(&compare, "compare", false, "run Clarion and both baselines")
 	return cmd
+}
+
+// appendIncidents adds the per-incident report of mode on the file when
+// the file has incidents.
+func appendIncidents(incs []*eval.IncidentReport, path, mode string) ([]*eval.IncidentReport, error) {
+	f, err := eval.Open(path)
+	if err != nil {
+		return incs, err
+	}
+	defer f.Close()
+	rep, err := eval.RunIncidents(f, mode)
+	if err != nil {
+		return incs, err
+	}
+	if rep.Incidents == 0 && rep.Anomalies == 0 {
+		return incs, nil
+	}
+	return append(incs, rep), nil
 }

@@ -125,6 +125,9 @@ func Run(r io.Reader, mode string) (*Report, error) {
 			continue
 		}
 		for _, t := range l.Expect {
+			if incidentScored(t) {
+				continue // scored per incident (RunIncidents)
+			}
 			expected[finding{ev.UUID, t}] = n
 		}
 		if ev.Published.IsZero() {
