@@ -5,6 +5,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/integration"
 	"github.com/clarion-itdr/clarion/okta"
 	"github.com/clarion-itdr/clarion/processor"
+	"github.com/clarion-itdr/clarion/processor/source"
 	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
@@ -36,6 +37,13 @@ func (a *App) addComponents() error {
 			return err
 		}
 		a.Add("processor", p)
+	}
+	if Runs(t, TargetSource) {
+		s, err := source.New(source.Config{Brokers: a.Brokers, Logger: log.With("component", "source")})
+		if err != nil {
+			return err
+		}
+		a.Add("source", s)
 	}
 	if Runs(t, TargetTriage) {
 		tr, err := triage.New(a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry))
