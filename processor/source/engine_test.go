@@ -221,3 +221,18 @@ func TestUnmarshalRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestAttemptCodec(t *testing.T) {
+	t.Parallel()
+	a := Attempt{T: t0, UUID: "u", User: "00u1", Login: "a@x", IP: "192.0.2.1", Flags: FlagFailure | FlagUnknownActor, Subject: "fp:1:ab", ASN: 64500, UA: "curl", DTHash: "dt", FP: 99}
+	b := a.AppendBinary(nil)
+	var got Attempt
+	if err := got.UnmarshalBinary(b); err != nil || got != a {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for i := 0; i < len(b); i++ {
+		if err := got.UnmarshalBinary(b[:i]); err == nil {
+			t.Errorf("truncated at %d: no error", i)
+		}
+	}
+}

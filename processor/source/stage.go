@@ -21,7 +21,7 @@ import (
 
 // Topics of the stage.
 const (
-	// TopicAttempts holds one Attempt (JSON) per source key of each
+	// TopicAttempts holds one Attempt (Attempt.AppendBinary) per source key of each
 	// credential attempt, keyed by integration/source key: the events,
 	// repartitioned by source. The stage writes and reads it itself.
 	TopicAttempts = "clarion.source.attempts"
@@ -281,7 +281,7 @@ func (st *Stage) processBatch(fs kgo.Fetches, produce func(*kgo.Record)) (missin
 		}
 		for _, r := range fp.Records {
 			a = Attempt{}
-			if err := json.Unmarshal(r.Value, &a); err != nil || a.Subject == "" {
+			if err := a.UnmarshalBinary(r.Value); err != nil || a.Subject == "" {
 				produce(&kgo.Record{Topic: bus.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: []kgo.RecordHeader{
 					{Key: "error", Value: []byte(fmt.Sprintf("source: unreadable attempt: %v", err))},
 					{Key: "source_topic", Value: []byte(r.Topic)}}})
@@ -344,11 +344,7 @@ func route(r *kgo.Record, ev *logevent.Event, buf []Attempt, produce func(*kgo.R
 	}
 	buf = Attempts(buf, ev)
 	for i := range buf {
-		b, err := json.Marshal(&buf[i])
-		if err != nil {
-			continue
-		}
-		produce(&kgo.Record{Topic: TopicAttempts, Key: bus.KeyFor(integ, buf[i].Subject), Value: b,
+		produce(&kgo.Record{Topic: TopicAttempts, Key: bus.KeyFor(integ, buf[i].Subject), Value: buf[i].AppendBinary(nil),
 			Headers: []kgo.RecordHeader{{Key: bus.HeaderIntegrationID, Value: []byte(integ)}}})
 	}
 	return buf
