@@ -3,9 +3,9 @@ package source
 import (
 	"encoding/binary"
 	"encoding/json"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // stateVersion prefixes every encoded Source.

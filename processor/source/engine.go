@@ -301,12 +301,21 @@ type Evidence struct {
 	AttemptsPerUser float64  `json:"attempts_per_user"`
 }
 
-// Engine detects sprays and stuffing in one source's attempts. It holds
-// only parameters: all state is in the Source values passed to Process.
-type Engine struct{ p Params }
+// Engine detects sprays and stuffing in one source's attempts. All state
+// is in the Source values passed to Process; the engine holds parameters
+// and scratch space, so it is not safe for concurrent use.
+type Engine struct {
+	p Params
+	// scratch for count
+	users map[string]bool
+	ips   map[string]bool
+	fps   map[uint64]bool
+}
 
 // NewEngine returns an engine with p (zero fields: defaults).
-func NewEngine(p Params) *Engine { return &Engine{p: p.withDefaults()} }
+func NewEngine(p Params) *Engine {
+	return &Engine{p: p.withDefaults(), users: map[string]bool{}, ips: map[string]bool{}, fps: map[uint64]bool{}}
+}
 
 // Params returns the engine's effective parameters.
 func (e *Engine) Params() Params { return e.p }
@@ -425,13 +434,14 @@ type window struct {
 	ips                                int
 	fps                                int  // distinct fingerprints of the failures
 	noFP                               bool // some failure has no fingerprint key
-	userKeys                           map[string]bool
 }
 
 func (e *Engine) count(s *Source) window {
-	w := window{userKeys: map[string]bool{}}
-	ips := map[string]bool{}
-	fps := map[uint64]bool{}
+	var w window
+	ips, fps := e.ips, e.fps
+	clear(e.users)
+	clear(ips)
+	clear(fps)
 	for i := range s.Attempts {
 		b := &s.Attempts[i]
 		w.attempts++
@@ -444,8 +454,8 @@ func (e *Engine) count(s *Source) window {
 		if b.FP == 0 {
 			w.noFP = true
 		}
-		if !w.userKeys[b.User] {
-			w.userKeys[b.User] = true
+		if !e.users[b.User] {
+			e.users[b.User] = true
 			w.users++
 			if b.Flags&FlagUnknownActor != 0 {
 				w.unknown++
