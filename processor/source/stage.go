@@ -69,7 +69,13 @@ type Config struct {
 	RestoreTimeout time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, ...).
 	ClientOpts []kgo.Opt
+
+	// crashAfterProduce, in tests, makes Run stop after producing batch n's
+	// records and before committing them, as a killed process would.
+	crashAfterProduce func(batch int) bool
 }
+
+var errCrashed = errors.New("source: simulated crash between produce and commit")
 
 // Stage is the tenant-wide stage on Kafka. In one consumer group and one
 // transactional session it (1) reads clarion.okta.events and writes each
@@ -146,6 +152,9 @@ func (st *Stage) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, errCrashed) {
+			return err
+		}
 		st.log.Error("source stage session failed; starting a new one", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
@@ -206,6 +215,7 @@ func (st *Stage) runSession(ctx context.Context) error {
 	}
 	defer sess.Close()
 	st.log.Info("source stage started", "group", st.cfg.Group, "transactional_id", st.cfg.TransactionalID)
+	batch := 0
 	for {
 		fs := sess.PollRecords(ctx, st.cfg.MaxPollRecords)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -228,6 +238,11 @@ func (st *Stage) runSession(ctx context.Context) error {
 			sess.Produce(ctx, r, func(_ *kgo.Record, err error) { prodErr.Set(err) })
 		}
 		missing := st.processBatch(fs, produce)
+		batch++
+		if st.cfg.crashAfterProduce != nil && st.cfg.crashAfterProduce(batch) {
+			_ = sess.Client().Flush(ctx) // the records reach the log, uncommitted
+			return errCrashed
+		}
 		try := kgo.TryCommit
 		if missing {
 			try = kgo.TryAbort
