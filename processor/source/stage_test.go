@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"log/slog"
+	"sort"
 	"testing"
 	"time"
 
