@@ -34,7 +34,13 @@ okta_geo_improbable_access rule (900 km/h against the last login).
 --explain prints every false positive and negative with the event, each
 detector's decision and rule, and the anomaly's evidence (sign-ins compared,
 distances, speeds, precisions, egress decisions); and, when the file labels
-its lines with "category", the scores per category.`,
+its lines with "category", the scores per category.
+
+Lines with "incident": "<id>" are also scored per incident for the
+tenant-wide types (password_spray, credential_stuffing): an anomaly is a true
+positive when an event it cites belongs to an incident expecting its type
+(docs/detections-identity.md). --baseline panther then scores Panther's spray
+rule (one IP failing for >= 10 users in 15 minutes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenarios == "" {
@@ -48,6 +54,7 @@ its lines with "category", the scores per category.`,
 				modes = eval.Modes()
 			}
 			var reps []*eval.Report
+			var incs []*eval.IncidentReport
 			for _, m := range modes {
 				f, err := eval.Open(scenarios)
 				if err != nil {
@@ -59,20 +66,29 @@ its lines with "category", the scores per category.`,
 					return err
 				}
 				reps = append(reps, rep)
+				if incs, err = appendIncidents(incs, scenarios, m); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if len(reps) == 1 {
+				if len(reps) == 1 && incs == nil {
 					return enc.Encode(reps[0])
 				}
-				return enc.Encode(map[string]any{"runs": reps})
+				return enc.Encode(map[string]any{"runs": reps, "incidents": incs})
 			}
 			for i, r := range reps {
 				if i > 0 {
 					fmt.Fprintln(out)
 				}
+				if err := r.WriteText(out); err != nil {
+					return err
+				}
+			}
+			for _, r := range incs {
+				fmt.Fprintln(out)
 				if err := r.WriteText(out); err != nil {
 					return err
 				}
@@ -86,4 +102,22 @@ its lines with "category", the scores per category.`,
 	cmd.Flags().BoolVar(&compare, "compare", false, "run Clarion and both baselines")
 	cmd.Flags().BoolVar(&explain, "explain", false, "explain every false positive and negative")
 	return cmd
+}
+
+// appendIncidents adds the per-incident report of mode on the file when
+// the file has incidents.
+func appendIncidents(incs []*eval.IncidentReport, path, mode string) ([]*eval.IncidentReport, error) {
+	f, err := eval.Open(path)
+	if err != nil {
+		return incs, err
+	}
+	defer f.Close()
+	rep, err := eval.RunIncidents(f, mode)
+	if err != nil {
+		return incs, err
+	}
+	if rep.Incidents == 0 && rep.Anomalies == 0 {
+		return incs, nil
+	}
+	return append(incs, rep), nil
 }

@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 		newGatewayCmd(),
 		newComponentCmd(app.TargetPoller, "Run the Okta System Log poller alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetProcessor, "Run detection alone, against --kafka-brokers"),
+		newComponentCmd(app.TargetSource, "Run tenant-wide detection (password spray, credential stuffing) alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetSink, "Run the Parquet sink (and the ClickHouse sink with --clickhouse) alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetTriage, "Run the alert triage agent (deterministic, or an LLM with read-only tools) alone, against --kafka-brokers"),
 		newComponentCmd(app.TargetResponder, "Run the responder (policy gate, approvals, Okta actions) alone, against --kafka-brokers"),

@@ -55,6 +55,7 @@ const (
 	TargetConsole   = "console"   // the console API and UI only
 	TargetPoller    = "poller"    // the System Log poller only
 	TargetProcessor = "processor" // detection only
+	TargetSource    = "source"    // tenant-wide detection (sprays, stuffing) only
 	TargetSink      = "sink"      // the ClickHouse and Parquet sinks only
 	TargetTriage    = "triage"    // the alert triage agent only
 	TargetResponder = "responder" // the response policy gate and Okta actions only

@@ -6,10 +6,12 @@ import (
 	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/processor"
 	"github.com/clarion-itdr/clarion/processor/detect"
+	"github.com/clarion-itdr/clarion/processor/source"
 	"github.com/clarion-itdr/clarion/responder"
 	"github.com/clarion-itdr/clarion/sinks/clickhouse"
 	"github.com/clarion-itdr/clarion/sinks/parquet"
 	"github.com/clarion-itdr/clarion/triage"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // addComponents adds the background components of the process's target:
@@ -47,6 +49,22 @@ func (a *App) addComponents() error {
 			return err
 		}
 		a.Add("processor", p)
+	}
+	if Runs(t, TargetSource) {
+		// Source anomalies go to clarion.anomalies beside the processor's:
+		// signed as the processor, so triage and the console accept them.
+		sig, err := a.signer(record.SignerProcessor)
+		if err != nil {
+			return err
+		}
+		s, err := source.New(source.Config{
+			Brokers: a.Brokers, Logger: log.With("component", "source"),
+			ClientOpts: append(append([]kgo.Opt(nil), a.kafkaOpts...), sig.Opt()),
+		})
+		if err != nil {
+			return err
+		}
+		a.Add("source", s)
 	}
 	if Runs(t, TargetTriage) {
 		tc := a.cfg.Triage.Config(a.Brokers, a.oktaClients(), log.With("component", "triage"), a.Registry)

@@ -169,6 +169,9 @@ func RunWith(r io.Reader, mode string, opt Options) (*Report, error) {
 			continue
 		}
 		for _, t := range l.Expect {
+			if incidentScored(t) {
+				continue // scored per incident (RunIncidents)
+			}
 			expected[finding{ev.UUID, t}] = n
 		}
 		if _, ok := lineOf[ev.UUID]; !ok {
