@@ -130,9 +130,10 @@
 //     is at home, so the home zone is also where the user really is. So a
 //     sign-in at home, at the office or a café is judged in the home zone, one
 //     on a trip (hotel or site) in the destination's zone, an attacker's in
-//     the zone of the attacker's city or anonymising exit (the place a
-//     detector sees; DESIGN names only the tenant's egress points and
-//     country-level fixes as not credible). On-call: a sign-in at night
+//     the zone of the attacker's city (the place a detector sees, a
+//     data-centre network's included), and one through an anonymising exit
+//     (securityContext.isProxy: a commercial VPN or Tor exit, which says
+//     nothing about where the one signing in is) in the home zone. On-call: a sign-in at night
 //     (00:00–05:59 where the user is, NightFromHour–NightToHour) is not
 //     unusual_time when the user's history has at least OnCallNights (2)
 //     sign-ins at night, each in the local time where the user was. The

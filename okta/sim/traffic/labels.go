@@ -189,11 +189,12 @@ func (m *Model) label(u *user, r *Record) {
 // is a city-level fix; it says where the user is unless it is a gateway (the
 // tenant's VPN egress at the head office, or the phone carrier's gateway
 // city), and the model only routes sign-ins through a gateway while the user
-// is at home. So: the zone of r's city (on a trip the destination's, for an
-// attacker the attacker's or the anonymising exit's), the home zone for a
-// gateway.
+// is at home, or an anonymising exit (isProxy: a commercial VPN or Tor exit
+// says nothing about where the one signing in is). So: the zone of r's city
+// (on a trip the destination's, for an attacker the attacker's), the home
+// zone for a gateway or an anonymising exit.
 func (m *Model) zoneAt(u *user, r *Record) *time.Location {
-	if r.Flags&flagGateway != 0 {
+	if r.Flags&(flagGateway|flagProxy) != 0 {
 		return u.loc
 	}
 	return m.locs[r.City]

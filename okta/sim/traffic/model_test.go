@@ -228,7 +228,8 @@ func TestEventsAndLabels(t *testing.T) {
 
 	// Recompute unusual_time from what the events show: each sign-in's hour
 	// in the zone of its city, or in the home zone when it came through the
-	// VPN egress (Zscaler) or the phone carrier's gateway city.
+	// VPN egress (Zscaler), the phone carrier's gateway city or an
+	// anonymising exit (isProxy).
 	homes := map[string]*City{}
 	for _, u := range m.Users() {
 		for i := range cities {
@@ -244,7 +245,7 @@ func TestEventsAndLabels(t *testing.T) {
 		for i := range cities {
 			if cities[i].Lat == c[0] && cities[i].Lon == c[1] {
 				name = cities[i].TZ
-				if ev.ASN == int64(networks[nZscaler].ASN) || (i == home.MobileGeo && ev.ASN == int64(networks[home.Mobile].ASN)) {
+				if ev.IsProxy || ev.ASN == int64(networks[nZscaler].ASN) || (i == home.MobileGeo && ev.ASN == int64(networks[home.Mobile].ASN)) {
 					name = home.TZ
 				}
 			}
