@@ -12,7 +12,9 @@
 // 12% at the Bengaluru office; the rest work remotely from their home city.
 // Each user has office hours in their own local time (daylight saving
 // honoured), works Monday to Friday with occasional leave, evenings and (for
-// some) weekends, and rarely a night on call. Office workers commute: home
+// some) weekends, and rarely a night on call (a sign-in at home between
+// 00:30 and 04:30 on 0.3% of days at home; no user is on call more than
+// another). Office workers commute: home
 // and office are both in the metro area (home within 15 km of the centre;
 // every IP geolocates to a point up to 3 km from its anchor, so the same IP
 // always lands on the same point). Some users sign in from their phone: a
@@ -115,9 +117,28 @@
 //   - unusual_time: past the 14-day learning period, and no earlier
 //     successful sign-in of the user on the same kind of day (Monday–Friday,
 //     or Saturday–Sunday) within ±2 hours (TimeWindowHours) of the event's
-//     hour, all in the user's own time zone (User.TimeZone, the zone of their
-//     home city, daylight saving included; a detector finds it from the
-//     user's usual location).
+//     hour, every hour taken in the local time where the user was at that
+//     sign-in (daylight saving included): the event's hour and kind of day
+//     in the zone where the user is at the event, and each earlier sign-in's
+//     hour and kind of day in the zone where the user was at it, fixed when
+//     it happened. Where the user is follows DESIGN.md: the zone of the
+//     sign-in's city when that place is credible, the home zone
+//     (User.TimeZone) otherwise. Every fix in the model is city-level (the
+//     model has no country-level fixes); the non-credible places are the
+//     gateways: the tenant's VPN egress (Zscaler, at the head office) and the
+//     phone carrier's gateway city, which the model only uses while the user
+//     is at home, so the home zone is also where the user really is. So a
+//     sign-in at home, at the office or a café is judged in the home zone, one
+//     on a trip (hotel or site) in the destination's zone, an attacker's in
+//     the zone of the attacker's city (the place a detector sees, a
+//     data-centre network's included), and one through an anonymising exit
+//     (securityContext.isProxy: a commercial VPN or Tor exit, which says
+//     nothing about where the one signing in is) in the home zone. On-call: a sign-in at night
+//     (00:00–05:59 where the user is, NightFromHour–NightToHour) is not
+//     unusual_time when the user's history has at least OnCallNights (2)
+//     sign-ins at night, each in the local time where the user was. The
+//     model's nights on call are rare for everyone (0.3% of days at home),
+//     so few users ever have two.
 //   - new_device: past learning, and debugContext.debugData.deviceFingerprint
 //     is not in the user's history.
 //   - new_network: past learning, and securityContext.asNumber is not in the

@@ -523,8 +523,10 @@ func (m *Model) signIn(u *user, t int64, w where, a, b int64) {
 		c := cities[u.home]
 		rec.City, rec.Net, rec.IP, rec.Dev = int16(c.MobileGeo), int16(c.Mobile), randIP(r, c.Mobile), u.phone
 		lat, lon = cities[c.MobileGeo].Lat, cities[c.MobileGeo].Lon
+		rec.Flags |= flagGateway
 	case atVPN:
 		rec.City, rec.Net = int16(offices[0].City), int16(nZscaler)
+		rec.Flags |= flagGateway
 		rec.IP = uint32(165)<<24 | uint32(225)<<16 | uint32(u.idx%8)<<8 | uint32(10+u.idx%64)
 		lat, lon = cities[offices[0].City].Lat, cities[offices[0].City].Lon
 	case atCafe:

@@ -12,7 +12,8 @@ type oracle struct {
 	n        int
 	first    int64
 	visited  uint64     // cities with a successful sign-in (bit per city)
-	hours    [48]uint16 // local hour of day, weekdays then weekends
+	hours    [48]uint16 // hour of day where the user was (zoneAt), weekdays then weekends
+	nights   int        // sign-ins at night (NightFromHour to NightToHour, zoneAt)
 	devs     []int32
 	asns     []int32
 	has      bool
@@ -136,7 +137,7 @@ func (m *Model) label(u *user, r *Record) {
 			exp |= bitNewNetwork
 		}
 	}
-	hod, weekend := localHour(r.Published, u.loc)
+	hod, weekend := localHour(r.Published, m.zoneAt(u, r))
 	if o.n >= LearningSignIns && r.Published-o.first >= TimeLearningDays*dayMs {
 		empty := true
 		for k := -TimeWindowHours; k <= TimeWindowHours; k++ {
@@ -145,7 +146,7 @@ func (m *Model) label(u *user, r *Record) {
 				break
 			}
 		}
-		if empty {
+		if empty && !(isNight(hod) && o.nights >= OnCallNights) {
 			exp |= bitUnusualTime
 		}
 	}
@@ -164,6 +165,9 @@ func (m *Model) label(u *user, r *Record) {
 		m.tenant[r.City]++
 	}
 	o.hours[hourBin(hod, weekend)]++
+	if isNight(hod) {
+		o.nights++
+	}
 	if !contains(o.devs, r.Dev) {
 		o.devs = append(o.devs, r.Dev)
 	}
@@ -179,6 +183,26 @@ func (m *Model) label(u *user, r *Record) {
 	o.ips[o.nIPs%64] = r.IP
 	o.nIPs++
 }
+
+// zoneAt is the time zone where the user is at r (DESIGN.md: unusual_time
+// is judged in the local time where the user is). Every place in the model
+// is a city-level fix; it says where the user is unless it is a gateway (the
+// tenant's VPN egress at the head office, or the phone carrier's gateway
+// city), and the model only routes sign-ins through a gateway while the user
+// is at home, or an anonymising exit (isProxy: a commercial VPN or Tor exit
+// says nothing about where the one signing in is). So: the zone of r's city
+// (on a trip the destination's, for an attacker the attacker's), the home
+// zone for a gateway or an anonymising exit.
+func (m *Model) zoneAt(u *user, r *Record) *time.Location {
+	if r.Flags&(flagGateway|flagProxy) != 0 {
+		return u.loc
+	}
+	return m.locs[r.City]
+}
+
+// isNight reports whether a local hour of day is at night (NightFromHour
+// to NightToHour).
+func isNight(h int) bool { return h >= NightFromHour && h < NightToHour }
 
 // localHour is the local hour of day of ms in loc, and whether that local
 // day is a Saturday or Sunday.

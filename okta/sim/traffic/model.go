@@ -90,6 +90,13 @@ const (
 	// the same kind of day (weekday, or Saturday/Sunday) falls within
 	// ±TimeWindowHours of the sign-in's local hour.
 	TimeWindowHours = 2
+	// NightFromHour, NightToHour and OnCallNights: a sign-in between
+	// NightFromHour:00 and NightToHour:00 local is at night; a user whose
+	// history has at least OnCallNights sign-ins at night (on-call) is not
+	// unusual_time at night.
+	NightFromHour = 0
+	NightToHour   = 6
+	OnCallNights  = 2
 )
 
 // Config configures a Model. Zero values get the defaults.
@@ -236,6 +243,10 @@ const (
 	flagActorUnknown
 	flagBehaviorsUnknown
 	flagFlowSeq // a sign-in flow event: takes a stream position apart (SignInDetail)
+	// flagGateway: the sign-in's place is a gateway, not where the user is
+	// (the tenant's VPN egress, the phone carrier's gateway city). Ground
+	// truth for the labels only; never rendered.
+	flagGateway
 )
 
 const (

@@ -225,6 +225,88 @@ func TestEventsAndLabels(t *testing.T) {
 		}
 		tenant[c][it.user] = true
 	}
+
+	// Recompute unusual_time from what the events show: each sign-in's hour
+	// in the zone of its city, or in the home zone when it came through the
+	// VPN egress (Zscaler), the phone carrier's gateway city or an
+	// anonymising exit (isProxy).
+	homes := map[string]*City{}
+	for _, u := range m.Users() {
+		for i := range cities {
+			if cities[i].Name == u.HomeCity {
+				homes[u.ID] = &cities[i]
+			}
+		}
+	}
+	zoneOf := func(user string, ev *logevent.Event) *time.Location {
+		home := homes[user]
+		c := cityOf(ev)
+		name := ""
+		for i := range cities {
+			if cities[i].Lat == c[0] && cities[i].Lon == c[1] {
+				name = cities[i].TZ
+				if ev.IsProxy || ev.ASN == int64(networks[nZscaler].ASN) || (i == home.MobileGeo && ev.ASN == int64(networks[home.Mobile].ASN)) {
+					name = home.TZ
+				}
+			}
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	timeLabels, travelling, away := 0, 0, 0
+	for user, ss := range byUser {
+		if homes[user] == nil {
+			t.Fatalf("%s: no home", user)
+		}
+		var hours [2][24]int
+		nights := 0
+		for k := range ss {
+			cur := &ss[k].ev
+			e := evs[ss[k].i]
+			loc := zoneOf(user, cur)
+			lt := cur.Published.In(loc)
+			wk := 0
+			if lt.Weekday() == time.Saturday || lt.Weekday() == time.Sunday {
+				wk = 1
+			}
+			night := lt.Hour() >= NightFromHour && lt.Hour() < NightToHour
+			want := false
+			if k >= LearningSignIns && cur.Published.Sub(ss[0].ev.Published) >= TimeLearningDays*24*time.Hour {
+				want = true
+				for d := -TimeWindowHours; d <= TimeWindowHours; d++ {
+					if hours[wk][(lt.Hour()+d+24)%24] > 0 {
+						want = false
+					}
+				}
+				if night && nights >= OnCallNights {
+					want = false
+				}
+			}
+			if got := slices.Contains(e.Expect, UnusualTime); got != want {
+				t.Fatalf("%s: unusual_time label %v, rule says %v (%s in %s)\n%s", cur.UUID, got, want, lt.Format("Mon 15:04"), loc, e.Raw)
+			}
+			if want {
+				timeLabels++
+				if loc.String() != homes[user].TZ {
+					away++
+				}
+			}
+			if loc.String() != homes[user].TZ {
+				travelling++
+			}
+			hours[wk][lt.Hour()]++
+			if night {
+				nights++
+			}
+		}
+	}
+	t.Logf("unusual_time: %d labels, %d of them away from the home zone; %d sign-ins away from it", timeLabels, away, travelling)
+	if travelling == 0 {
+		t.Error("no sign-in outside the home zone: the zone rule is not exercised")
+	}
 }
 
 // TestBenignTravelIsPossible: business trips, commutes, carrier and VPN
