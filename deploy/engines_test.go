@@ -386,7 +386,11 @@ func TestDedupTokenOnCurrentEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range append(plan.Setup, plan.Migrations[0].Statements...) {
+	stmts := plan.Setup
+	for _, m := range plan.Migrations {
+		stmts = append(stmts, m.Statements...)
+	}
+	for _, s := range stmts {
 		c.MustExec(t, s)
 	}
 	var buf bytes.Buffer

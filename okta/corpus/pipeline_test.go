@@ -23,6 +23,7 @@ import (
 	"github.com/clarion-itdr/clarion/internal/bus"
 	"github.com/clarion-itdr/clarion/internal/bus/bustest"
 	"github.com/clarion-itdr/clarion/internal/integration"
+	"github.com/clarion-itdr/clarion/internal/record"
 	"github.com/clarion-itdr/clarion/internal/secrets"
 	"github.com/clarion-itdr/clarion/okta/logevent"
 	"github.com/clarion-itdr/clarion/processor"
@@ -204,7 +205,15 @@ func TestCorpusThroughPipeline(t *testing.T) {
 	// The processor and the Parquet sink consume at once, each in its own
 	// consumer group.
 	preg := prometheus.NewRegistry()
-	p, err := processor.New(processor.Config{Brokers: c.Brokers, TransactionalID: "corpus", Registerer: preg, Logger: warnLog(t), MaxPollRecords: 50})
+	sig, err := record.DeriveSigner(key, record.SignerProcessor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := record.DeriveVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := processor.New(processor.Config{Brokers: c.Brokers, TransactionalID: "corpus", Registerer: preg, Logger: warnLog(t), MaxPollRecords: 50, Signer: sig, Verifier: ver})
 	if err != nil {
 		t.Fatal(err)
 	}
