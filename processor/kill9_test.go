@@ -105,7 +105,11 @@ func TestKill9Child(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	port, _ := strconv.Atoi(os.Getenv(envKill9Port))
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir))
+	kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir)}
+	if os.Getenv("CLARION_KILL9_DEBUG") != "" {
+		kopts = append(kopts, kfake.WithLogger(kfake.BasicLogger(os.Stderr, kfake.LogLevelDebug)))
+	}
+	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +188,7 @@ type child struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  bytes.Buffer // stderr, complete once done is closed
+	n    int          // run number, for CLARION_KILL9_LOGDIR
 }
 
 func startChild(t *testing.T, env ...string) *child {
@@ -214,6 +219,9 @@ func (c *child) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
 	_ = c.cmd.Wait()
+	if d := os.Getenv("CLARION_KILL9_LOGDIR"); d != "" && c.n > 0 {
+		_ = os.WriteFile(filepath.Join(d, fmt.Sprintf("child-%02d.log", c.n)), c.log.Bytes(), 0o644)
+	}
 }
 
 var restoreLine = regexp.MustCompile(`msg="restored state from changelog".* seconds=([0-9.]+)`)
@@ -282,6 +290,7 @@ func TestKill9(t *testing.T) {
 			timedOut = wait == time.Minute
 		case <-c.done:
 		}
+		c.n = i + 1
 		c.kill()
 		if timedOut {
 			t.Logf("kill %d: the crash point was not reached within a minute:\n%s", i+1, tail(c.log.String(), 3000))
@@ -293,6 +302,7 @@ func TestKill9(t *testing.T) {
 	}
 	// The last run finishes the replay.
 	c := startChild(t, env()...)
+	c.n = kills + 1
 	defer c.kill()
 	brokers := []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	waitReplayed(t, brokers, len(events), c)
