@@ -15,7 +15,7 @@ echo "== Apache Kafka (deploy/kafka, $(mvn -v 2>/dev/null | head -1 | sed 's/\x1
 out="$(bash deploy/kafka/kafka.sh up)"
 echo "$out"
 trap 'bash deploy/kafka/kafka.sh down' EXIT
-eval "$(echo "$out" | grep -E '^KAFKA_[A-Z_]+=')"
+eval "$(echo "$out" | sed 's/\x1b\[[0-9;]*m//g' | grep -E '^KAFKA_[A-Z_]+=')"
 
 # The general suite talks to the PLAINTEXT listener (its tests hand
 # components brokers only, no TLS/SASL options); the security tests

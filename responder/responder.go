@@ -665,7 +665,6 @@ func (r *Responder) apply(reqs []request, groups map[string]groupCheck, results 
 				na := next(a)
 				na.State, na.DecidedBy, na.DecidedAt = record.ActionExpired, ByResponder, now
 				r.write(p, n, na, tx)
-				r.m.expirations.Inc()
 				r.log.Info("approval expired", "action", a.ID, "kind", a.Kind, "alert", a.AlertID, "expired_at", a.ExpiresAt)
 			}
 		}
@@ -836,7 +835,6 @@ func (r *Responder) decide(p *part, partition int32, q *record.Request, now time
 		na := next(a)
 		na.State, na.DecidedBy, na.DecidedAt = record.ActionExpired, ByResponder, now
 		r.write(p, partition, na, tx)
-		r.m.expirations.Inc()
 		r.m.dropped.WithLabelValues("expired").Inc()
 		r.log.Warn("decision after the approval expired dropped", "action", q.ActionID, "type", q.Type, "expired_at", a.ExpiresAt, "request", q.ID)
 		return
@@ -906,6 +904,11 @@ func (r *Responder) applyResult(res result, tx *txn) {
 func (r *Responder) committed(tx *txn) {
 	for _, a := range tx.written {
 		r.m.actions.WithLabelValues(a.Kind, a.State).Inc()
+		if a.State == record.ActionExpired {
+			// Counted here, not where decided: an aborted transaction
+			// (retried after a restore) must not count it twice.
+			r.m.expirations.Inc()
+		}
 	}
 	r.mu.Lock()
 	for _, id := range tx.applied {

@@ -45,7 +45,7 @@ jars() {
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven >/dev/null
 		fi
 		log "fetching the Kafka jars with Maven"
-		(cd "$HERE" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib)
+		(cd "$HERE" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib)
 	fi
 }
 

@@ -47,7 +47,7 @@ func TestBrokerLoss(t *testing.T) {
 	brokers := strings.Split(sasl, ",")
 	key := strings.Repeat("ef", 32)
 	cfg := func(component string) Config {
-		return Config{DataDir: t.TempDir(), KafkaBrokers: brokers, Kafka: sec(component), MasterKey: key, AdminToken: "tok", Partitions: 6}
+		return Config{DataDir: t.TempDir(), KafkaBrokers: brokers, Kafka: sec(component), MasterKey: key, AdminToken: testAdminToken, Partitions: 6}
 	}
 	con, _ := start(t, cfg(TargetConsole), TargetConsole)
 	g1, _ := start(t, cfg(TargetGateway), TargetGateway)

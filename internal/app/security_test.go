@@ -64,7 +64,7 @@ func componentsUnderOwnPrincipals(t *testing.T, c securedCluster) {
 	apps := map[string]*App{}
 	for _, target := range []string{TargetConsole, TargetGateway, TargetPoller, TargetProcessor, TargetSink, TargetTriage, TargetResponder} {
 		a, stop := start(t, Config{DataDir: t.TempDir(), KafkaBrokers: c.brokers, Kafka: c.security(target),
-			MasterKey: key, AdminToken: "tok", Partitions: 3, LakeFlushInterval: 100 * time.Millisecond}, target)
+			MasterKey: key, AdminToken: testAdminToken, Partitions: 3, LakeFlushInterval: 100 * time.Millisecond}, target)
 		apps[target] = a
 		t.Cleanup(func() {
 			if err := stop(); err != nil {
