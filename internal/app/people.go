@@ -38,7 +38,7 @@ type People struct {
 }
 
 func (a *App) openAccess(ctx context.Context) (*api.Access, error) {
-	access, err := api.OpenAccess(ctx, a.Brokers, a.log.With("component", "api"))
+	access, err := api.OpenAccess(ctx, a.Brokers, a.log.With("component", "api"), a.kafkaOpts...)
 	if err != nil {
 		return nil, err
 	}

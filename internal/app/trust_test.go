@@ -97,7 +97,13 @@ func TestForgeriesOnTheEmbeddedBroker(t *testing.T) {
 	// The real alert was triaged (its run is on clarion.triage); nothing
 	// anywhere carries the forged alert, and no version of the real alert
 	// is Closed.
-	runs := bustest.ConsumeAll(t, a.Brokers, bus.TopicTriage, 30*time.Second)
+	// The run's transaction may commit after triage counted it.
+	var runs []*kgo.Record
+	for wait := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if runs = committedRecords(t, a.Brokers, bus.TopicTriage); len(runs) > 0 || time.Now().After(wait) {
+			break
+		}
+	}
 	if len(runs) != 1 || !strings.Contains(string(runs[0].Value), "real-alert") {
 		t.Fatalf("%d triage runs", len(runs))
 	}
