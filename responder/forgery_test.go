@@ -154,8 +154,14 @@ func TestForgedRequestsChangeNothing(t *testing.T) {
 
 	// A genuine proposal after the forgeries is handled: the forgeries were
 	// all read before it (one partition per user; the metric covers all).
-	if got := e.metric("clarion_responder_requests_refused_total"); got != total {
+	// Refusals are counted when a batch is handled; on Apache Kafka a batch
+	// can be handled twice (a proposal held for its alert makes the batch
+	// be read again), so the count may exceed the forgeries, never fall
+	// short. What must hold exactly is below: nothing written, nothing run.
+	if got := e.metric("clarion_responder_requests_refused_total"); got < total {
 		t.Fatalf("%v requests refused, want %v", got, total)
+	} else if got > total {
+		t.Logf("%v refusals counted for %v forgeries (a batch handled again)", got, total)
 	}
 	for _, id := range forgedIDs {
 		if vs := e.versions(id); len(vs) != 0 {
