@@ -402,43 +402,11 @@ func (e *env) updates(alertID string) []string {
 }
 
 // consumeAll reads every committed record of topic (read_committed, up to
-// the high watermark at call time, control records skipped).
+// the last stable offsets once no transaction is open, control records
+// skipped).
 func consumeAll(t testing.TB, brokers []string, topic string) []*kgo.Record {
 	t.Helper()
-	cl := bustest.Client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ends := map[int32]int64{}
-	lo, err := settledEnds(ctx, cl, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, o := range lo {
-		if o > 0 {
-			ends[p] = o
-		}
-	}
-	var out []*kgo.Record
-	for len(ends) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consume %s: %v", topic, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := ends[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			if r.Offset+1 >= end {
-				delete(ends, r.Partition)
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out
+	return bustest.ReadCommitted(t, brokers, topic, settledEnds, 20*time.Second)
 }
 
 // settledEnds is listEnds once no transaction is open on topic (the last
